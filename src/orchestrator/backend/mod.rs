@@ -1,0 +1,113 @@
+//! The agent runtime behind the scheduler: something that runs a prompt in a child session.
+//!
+//! Shaped after OpenCode's server API: sessions are created with a parent, prompted
+//! asynchronously (the call returns once the prompt is accepted), aborted, and read back; what
+//! happens in between arrives as a stream of session events. Completion is learnt from those
+//! events, never from polling.
+
+pub mod scripted;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use super::task::Usage;
+
+/// A child session to create.
+#[derive(Debug, Clone)]
+pub struct CreateSession {
+    pub parent_session_id: Option<String>,
+    pub title: String,
+    pub agent: String,
+    /// The workspace the session works in.
+    pub directory: PathBuf,
+}
+
+/// A prompt to send to a session.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub agent: String,
+    /// "provider/model", when the task asked for one.
+    pub model: Option<String>,
+    pub text: String,
+    /// Tools switched on or off for this prompt (e.g. `delegate_task: false` past the depth limit).
+    pub tools: BTreeMap<String, bool>,
+}
+
+/// What a session produced for the prompt it was last given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionOutput {
+    /// True when the last assistant message after the prompt has finished.
+    pub finished: bool,
+    pub text: String,
+    pub reasoning: Option<String>,
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionErrorKind {
+    RateLimit,
+    Overloaded,
+    Auth,
+    ContextTooLong,
+    Aborted,
+    Other,
+}
+
+/// What the runtime reports about its sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    Busy {
+        session_id: String,
+    },
+    Idle {
+        session_id: String,
+    },
+    Error {
+        session_id: String,
+        kind: SessionErrorKind,
+        message: String,
+    },
+    Deleted {
+        session_id: String,
+    },
+}
+
+impl SessionEvent {
+    pub fn session_id(&self) -> &str {
+        match self {
+            SessionEvent::Busy { session_id }
+            | SessionEvent::Idle { session_id }
+            | SessionEvent::Error { session_id, .. }
+            | SessionEvent::Deleted { session_id } => session_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    #[error("the agent runtime is not available: {0}")]
+    Unavailable(String),
+    #[error("session {0} does not exist")]
+    NoSuchSession(String),
+    #[error("the agent runtime refused the request: {0}")]
+    Refused(String),
+}
+
+#[async_trait]
+pub trait SessionBackend: Send + Sync + 'static {
+    /// A short name for logs and stats.
+    fn name(&self) -> &'static str;
+    /// Creates a child session and returns its id.
+    async fn create_session(&self, req: CreateSession) -> Result<String, BackendError>;
+    /// Sends a prompt; returns once the runtime has accepted it, not when it is answered.
+    async fn prompt(&self, session_id: &str, prompt: Prompt) -> Result<(), BackendError>;
+    /// Stops whatever the session is doing. The session itself is kept.
+    async fn abort(&self, session_id: &str) -> Result<(), BackendError>;
+    /// The session's answer to its latest prompt.
+    async fn output(&self, session_id: &str) -> Result<SessionOutput, BackendError>;
+    /// Session events from now on. Subscribe before prompting so nothing is missed.
+    fn subscribe(&self) -> broadcast::Receiver<SessionEvent>;
+}

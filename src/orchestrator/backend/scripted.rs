@@ -1,0 +1,289 @@
+//! An in-process agent runtime that follows a script, for tests and benchmarks.
+//!
+//! A prompt whose text is a JSON object with a `script` key is played as that script; any other
+//! prompt is answered with `done: <first line of the prompt>` at once. Scripts:
+//!
+//! ```json
+//! {"script": {"delayMs": 50, "reply": "text", "reasoning": "why",
+//!             "gate": "g1", "hang": false, "fail": null, "failKind": "rate_limit",
+//!             "usage": {"inputTokens": 10, "outputTokens": 5, "reasoningTokens": 0, "cost": 0.01}}}
+//! ```
+//!
+//! `gate` waits until the test calls [`ScriptedHandle::open_gate`]; `hang` keeps the session busy
+//! forever (for TTL and cancel tests); `fail` ends the prompt with a session error.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use serde::Deserialize;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    BackendError, CreateSession, Prompt, SessionBackend, SessionErrorKind, SessionEvent,
+    SessionOutput,
+};
+use crate::orchestrator::task::Usage;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Script {
+    #[serde(default)]
+    delay_ms: u64,
+    reply: Option<String>,
+    reasoning: Option<String>,
+    gate: Option<String>,
+    #[serde(default)]
+    hang: bool,
+    fail: Option<String>,
+    fail_kind: Option<String>,
+    usage: Option<Usage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ScriptEnvelope {
+    script: Script,
+}
+
+#[derive(Default)]
+struct Session {
+    output: SessionOutput,
+    running: Option<CancellationToken>,
+}
+
+#[derive(Default)]
+struct Shared {
+    sessions: Mutex<HashMap<String, Session>>,
+    open_gates: Mutex<HashSet<String>>,
+    gate_changed: Notify,
+    next_id: AtomicU64,
+    busy: AtomicUsize,
+    max_busy: AtomicUsize,
+    prompts: AtomicU64,
+    aborts: Mutex<Vec<String>>,
+}
+
+/// The scripted runtime. Clone the [`ScriptedHandle`] to steer it from a test.
+pub struct ScriptedBackend {
+    shared: Arc<Shared>,
+    events: broadcast::Sender<SessionEvent>,
+}
+
+/// Test-side controls and observations of a [`ScriptedBackend`].
+#[derive(Clone)]
+pub struct ScriptedHandle {
+    shared: Arc<Shared>,
+}
+
+impl ScriptedBackend {
+    pub fn new() -> (Self, ScriptedHandle) {
+        let shared = Arc::new(Shared::default());
+        // Large enough that the scheduler's router never lags in practice; if it does, it
+        // re-checks its sessions.
+        let (events, _) = broadcast::channel(65_536);
+        (
+            Self {
+                shared: shared.clone(),
+                events,
+            },
+            ScriptedHandle { shared },
+        )
+    }
+}
+
+impl ScriptedHandle {
+    /// Lets every prompt waiting on `gate` (now or later) go on.
+    pub fn open_gate(&self, gate: &str) {
+        self.shared.open_gates.lock().insert(gate.to_string());
+        self.shared.gate_changed.notify_waiters();
+    }
+
+    /// Sessions busy with a prompt right now.
+    pub fn busy(&self) -> usize {
+        self.shared.busy.load(Ordering::SeqCst)
+    }
+
+    /// The most sessions that were ever busy at once.
+    pub fn max_busy(&self) -> usize {
+        self.shared.max_busy.load(Ordering::SeqCst)
+    }
+
+    pub fn prompts(&self) -> u64 {
+        self.shared.prompts.load(Ordering::SeqCst)
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.shared.sessions.lock().len()
+    }
+
+    /// Sessions that were aborted, in order.
+    pub fn aborted(&self) -> Vec<String> {
+        self.shared.aborts.lock().clone()
+    }
+}
+
+fn parse_kind(kind: Option<&str>) -> SessionErrorKind {
+    match kind {
+        Some("rate_limit") => SessionErrorKind::RateLimit,
+        Some("overloaded") => SessionErrorKind::Overloaded,
+        Some("auth") => SessionErrorKind::Auth,
+        Some("context_too_long") => SessionErrorKind::ContextTooLong,
+        _ => SessionErrorKind::Other,
+    }
+}
+
+impl Shared {
+    async fn wait_gate(&self, gate: &str) {
+        loop {
+            let notified = self.gate_changed.notified();
+            if self.open_gates.lock().contains(gate) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn set_busy(&self, delta: isize) {
+        if delta > 0 {
+            let now = self.busy.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_busy.fetch_max(now, Ordering::SeqCst);
+        } else {
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait]
+impl SessionBackend for ScriptedBackend {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn create_session(&self, _req: CreateSession) -> Result<String, BackendError> {
+        let n = self.shared.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+        let id = format!("ses_scripted_{n:06}");
+        self.shared
+            .sessions
+            .lock()
+            .insert(id.clone(), Session::default());
+        Ok(id)
+    }
+
+    async fn prompt(&self, session_id: &str, prompt: Prompt) -> Result<(), BackendError> {
+        let script = match serde_json::from_str::<ScriptEnvelope>(prompt.text.trim()) {
+            Ok(envelope) => envelope.script,
+            Err(_) if prompt.text.trim_start().starts_with("{\"script\"") => {
+                return Err(BackendError::Refused(format!(
+                    "the scripted runtime could not read the script in the prompt of session {session_id}"
+                )));
+            }
+            Err(_) => Script {
+                reply: Some(format!(
+                    "done: {}",
+                    prompt.text.lines().next().unwrap_or_default()
+                )),
+                ..Script::default()
+            },
+        };
+        let token = CancellationToken::new();
+        {
+            let mut sessions = self.shared.sessions.lock();
+            let session = sessions
+                .get_mut(session_id)
+                .ok_or_else(|| BackendError::NoSuchSession(session_id.to_string()))?;
+            if session.running.is_some() {
+                return Err(BackendError::Refused(format!(
+                    "session {session_id} is busy"
+                )));
+            }
+            session.running = Some(token.clone());
+            session.output = SessionOutput::default();
+        }
+        self.shared.prompts.fetch_add(1, Ordering::SeqCst);
+        self.shared.set_busy(1);
+        let _ = self.events.send(SessionEvent::Busy {
+            session_id: session_id.to_string(),
+        });
+
+        let shared = self.shared.clone();
+        let events = self.events.clone();
+        let session_id = session_id.to_string();
+        tokio::spawn(async move {
+            let played = async {
+                if let Some(gate) = &script.gate {
+                    shared.wait_gate(gate).await;
+                }
+                if script.delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(script.delay_ms)).await;
+                }
+                if script.hang {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let event = tokio::select! {
+                _ = played => {
+                    let mut sessions = shared.sessions.lock();
+                    if let Some(session) = sessions.get_mut(&session_id) {
+                        session.running = None;
+                        if script.fail.is_none() {
+                            session.output = SessionOutput {
+                                finished: true,
+                                text: script.reply.clone().unwrap_or_default(),
+                                reasoning: script.reasoning.clone(),
+                                usage: script.usage.clone(),
+                            };
+                        }
+                    }
+                    match &script.fail {
+                        Some(message) => SessionEvent::Error {
+                            session_id: session_id.clone(),
+                            kind: parse_kind(script.fail_kind.as_deref()),
+                            message: message.clone(),
+                        },
+                        None => SessionEvent::Idle { session_id: session_id.clone() },
+                    }
+                }
+                _ = token.cancelled() => SessionEvent::Error {
+                    session_id: session_id.clone(),
+                    kind: SessionErrorKind::Aborted,
+                    message: "the prompt was aborted".into(),
+                },
+            };
+            shared.set_busy(-1);
+            let _ = events.send(event);
+        });
+        Ok(())
+    }
+
+    async fn abort(&self, session_id: &str) -> Result<(), BackendError> {
+        let token = {
+            let mut sessions = self.shared.sessions.lock();
+            let session = sessions
+                .get_mut(session_id)
+                .ok_or_else(|| BackendError::NoSuchSession(session_id.to_string()))?;
+            session.running.take()
+        };
+        self.shared.aborts.lock().push(session_id.to_string());
+        if let Some(token) = token {
+            token.cancel();
+        }
+        Ok(())
+    }
+
+    async fn output(&self, session_id: &str) -> Result<SessionOutput, BackendError> {
+        self.shared
+            .sessions
+            .lock()
+            .get(session_id)
+            .map(|s| s.output.clone())
+            .ok_or_else(|| BackendError::NoSuchSession(session_id.to_string()))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.events.subscribe()
+    }
+}

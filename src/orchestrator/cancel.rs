@@ -1,0 +1,68 @@
+//! Cancelling queued and running tasks.
+
+use std::time::Duration;
+
+use super::events::EventDraft;
+use super::ledger::Op;
+use super::task::{Task, TaskStatus, now_ms};
+use super::{Orchestrator, OrchestratorError};
+
+/// How long a cancel request waits for a running task to be aborted and recorded.
+const CANCEL_WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct CancelOutcome {
+    /// The task as recorded after the cancel.
+    pub task: Task,
+    /// False when the task had already finished (nothing to cancel).
+    pub cancelled: bool,
+}
+
+impl Orchestrator {
+    pub async fn cancel(&self, task_id: &str) -> Result<CancelOutcome, OrchestratorError> {
+        let core = &self.core;
+        let (was_queued, token) = {
+            let mut st = core.state.lock();
+            if st.dequeue(task_id) {
+                (true, None)
+            } else {
+                (false, st.cancel_token(task_id))
+            }
+        };
+        if was_queued {
+            let mut task = core.task(task_id).await?;
+            task.status = TaskStatus::Cancelled;
+            task.finished_at = Some(now_ms());
+            task.error = Some("cancelled before it started".into());
+            let mut ops = vec![
+                Op::PutTask(task.clone()),
+                Op::Event(EventDraft::new(task.status.event_type(), task.summary())),
+            ];
+            if task.background
+                && let Some(parent) = &task.parent_session_id
+            {
+                ops.push(Op::Notice {
+                    parent_session_id: parent.clone(),
+                    task_id: task.id.clone(),
+                });
+            }
+            core.ledger.commit(ops).await?;
+            return Ok(CancelOutcome {
+                task,
+                cancelled: true,
+            });
+        }
+        if let Some(token) = token {
+            // The runner aborts the session and records the cancel; wait for that record.
+            token.cancel();
+            let task = self.wait(task_id, CANCEL_WAIT).await?;
+            let cancelled = task.status == TaskStatus::Cancelled;
+            return Ok(CancelOutcome { task, cancelled });
+        }
+        let task = core.task(task_id).await?;
+        Ok(CancelOutcome {
+            task,
+            cancelled: false,
+        })
+    }
+}

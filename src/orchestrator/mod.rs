@@ -1,0 +1,176 @@
+//! The orchestrator core: one per workspace, shared by every connected client.
+//!
+//! It owns the scheduler state, the ledger, the event bus and the agent runtime. Requests
+//! answer quickly; a delegated task runs in its own tokio task and reports through events.
+
+pub mod agents;
+pub mod backend;
+mod cancel;
+mod delegate;
+pub mod error;
+pub mod events;
+mod ids;
+pub mod ledger;
+mod queries;
+mod router;
+mod runner;
+pub mod scheduler;
+pub mod task;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use cancel::CancelOutcome;
+pub use delegate::DelegateRequest;
+pub use error::OrchestratorError;
+pub use queries::{Replay, Stats};
+
+use crate::config::Config;
+use backend::SessionBackend;
+use events::EventBus;
+use ledger::{Ledger, OpenOptions};
+use router::SessionRouter;
+use scheduler::SchedState;
+use task::Task;
+
+/// Everything needed to open an orchestrator for a workspace.
+pub struct OpenParams {
+    pub workspace_root: PathBuf,
+    pub config: Config,
+    /// The agent runtime; `Err(reason)` when none is available (delegation is then refused
+    /// with that reason).
+    pub backend: Result<Arc<dyn SessionBackend>, String>,
+}
+
+/// A cheap handle to the shared core.
+#[derive(Clone)]
+pub struct Orchestrator {
+    core: Arc<Core>,
+}
+
+pub(crate) struct Core {
+    config: Config,
+    workspace_root: PathBuf,
+    ledger: Ledger,
+    bus: EventBus,
+    backend: Result<Arc<dyn SessionBackend>, String>,
+    state: Arc<Mutex<SchedState>>,
+    router: SessionRouter,
+    runners: TaskTracker,
+    shutdown: CancellationToken,
+    started: Instant,
+}
+
+impl Orchestrator {
+    /// Opens the ledger (recovering what a previous process left), starts following the agent
+    /// runtime's events and queues again the tasks that were waiting.
+    pub async fn open(params: OpenParams) -> Result<Orchestrator, OrchestratorError> {
+        let OpenParams {
+            workspace_root,
+            config,
+            backend,
+        } = params;
+        let bus = EventBus::new(config.events.memory, config.events.client_queue);
+        let state = Arc::new(Mutex::new(SchedState::new(
+            config.scheduler.clone(),
+            config.ledger.hot_tasks,
+        )));
+        // The hot cache follows commits, so a reader woken by an event sees what it announces.
+        let hook_state = state.clone();
+        let options = OpenOptions {
+            path: config.ledger_path(&workspace_root),
+            notices_per_parent: config.events.notices_per_parent,
+            on_commit: Some(Arc::new(move |task: &Task| {
+                hook_state.lock().hot_mut().put(task.clone());
+            })),
+        };
+        let ledger_bus = bus.clone();
+        let (ledger, recovered) =
+            tokio::task::spawn_blocking(move || Ledger::open(options, ledger_bus))
+                .await
+                .map_err(|e| OrchestratorError::BackendUnavailable(format!("ledger open panicked: {e}")))??;
+        {
+            let mut st = state.lock();
+            for task in recovered.interrupted {
+                st.hot_mut().put(task);
+            }
+            for task in recovered.requeue {
+                st.enqueue_recovered(&task);
+                st.hot_mut().put(task);
+            }
+        }
+        let router = SessionRouter::default();
+        if let Ok(backend) = &backend {
+            router.spawn(backend.subscribe());
+        }
+        let core = Arc::new(Core {
+            config,
+            workspace_root,
+            ledger,
+            bus,
+            backend,
+            state,
+            router,
+            runners: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            started: Instant::now(),
+        });
+        core.dispatch();
+        Ok(Orchestrator { core })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    pub fn workspace_root(&self) -> &std::path::Path {
+        &self.core.workspace_root
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.core.bus
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.core.ledger
+    }
+
+    /// Stops starting tasks, lets running ones go (they are re-attached or marked
+    /// `interrupted` on the next start), and closes the ledger after its pending writes.
+    pub async fn shutdown(&self) {
+        self.core.state.lock().stop_accepting();
+        self.core.shutdown.cancel();
+        self.core.runners.close();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.core.runners.wait()).await;
+        self.core.ledger.close().await;
+    }
+}
+
+impl Core {
+    /// Starts every queued task that has room now.
+    fn dispatch(self: &Arc<Self>) {
+        if self.backend.is_err() {
+            return;
+        }
+        let started = self.state.lock().pick_ready();
+        for s in started {
+            self.runners.spawn(runner::run(self.clone(), s));
+        }
+    }
+
+    /// The newest committed record of a task, from memory or the ledger.
+    async fn task(&self, id: &str) -> Result<Task, OrchestratorError> {
+        if let Some(t) = self.state.lock().hot().get(id).cloned() {
+            return Ok(t);
+        }
+        self.ledger
+            .task(id)
+            .await?
+            .ok_or_else(|| OrchestratorError::TaskNotFound { id: id.to_string() })
+    }
+}

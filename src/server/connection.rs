@@ -1,0 +1,243 @@
+//! The transport loop of one client connection.
+//!
+//! We drive tower-lsp's `LspService` ourselves instead of its stock `Server`: our frame reader
+//! survives malformed input, handlers run concurrently up to a configurable level, `exit` ends
+//! the connection at once, and events reach the client through a bounded queue that never
+//! blocks the scheduler.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tower::Service;
+use tower_lsp_server::jsonrpc::Id;
+
+use super::framing::{FrameReader, encode_frame};
+use super::lsp::{Connection, CoreSource, build_service};
+use super::message::{Incoming, Rejection, classify, error_reply};
+use super::protocol::{EVENT_NOTIFICATION, EVENTS_DROPPED_NOTIFICATION, notification};
+use crate::orchestrator::events::Event;
+use crate::tools::ToolRegistry;
+
+/// Transport settings for one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    pub max_frame_bytes: usize,
+    /// Requests handled at once (notifications are never held back by this).
+    pub concurrency: usize,
+    /// Frames queued for the client before writers wait.
+    pub out_queue: usize,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        let t = crate::config::TransportConfig::default();
+        Self {
+            max_frame_bytes: t.max_frame_bytes,
+            concurrency: t.concurrency,
+            out_queue: 1024,
+        }
+    }
+}
+
+/// How the connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// The process exit code LSP asks for: 0 after `shutdown` then `exit`, 1 otherwise.
+    pub exit_code: i32,
+    /// True when the client sent `exit`; false when its input ended.
+    pub exit_received: bool,
+}
+
+/// Serves one client until it sends `exit` or its input ends.
+pub async fn serve_connection<R, W>(
+    input: R,
+    output: W,
+    options: ConnectionOptions,
+    source: CoreSource,
+) -> Ended
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, out_rx) = mpsc::channel::<String>(options.out_queue.max(1));
+    let stop_writer = Arc::new(Notify::new());
+    let writer = tokio::spawn(write_loop(output, out_rx, stop_writer.clone()));
+
+    let conn = Arc::new(Connection::new(
+        source,
+        Arc::new(ToolRegistry::builtin()),
+        out_tx.clone(),
+    ));
+    let (mut service, socket) = build_service(conn.clone());
+    let (mut server_requests, mut client_responses) = socket.split();
+
+    // Server-to-client requests and notifications that tower-lsp's `Client` produces.
+    let loopback_out = out_tx.clone();
+    let loopback = tokio::spawn(async move {
+        while let Some(req) = server_requests.next().await {
+            let Ok(text) = serde_json::to_string(&req) else {
+                continue;
+            };
+            if loopback_out.send(text).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut reader = FrameReader::new(input, options.max_frame_bytes);
+    let mut exit_received = false;
+
+    while let Some(frame) = reader.next_frame().await {
+        let body = match frame {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::warn!("bad frame: {e}");
+                let reply = error_reply(&Rejection {
+                    id: Id::Null,
+                    code: e.code(),
+                    message: e.message.clone(),
+                });
+                if out_tx.send(reply).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let request = match classify(&body) {
+            Ok(Incoming::Request(req)) => req,
+            Ok(Incoming::Response(res)) => {
+                // A reply to a request we sent the client.
+                let _ = client_responses.send(res).await;
+                continue;
+            }
+            Err(rejection) => {
+                reader.mark_previous_failed();
+                tracing::warn!(code = rejection.code, "rejected message: {}", rejection.message);
+                if out_tx.send(error_reply(&rejection)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        if request.method() == "exit" {
+            exit_received = true;
+            break;
+        }
+        // Notifications are quick and must never wait behind long requests (e.g. a
+        // `$/cancelRequest` for one of them).
+        let permit = if request.id().is_some() {
+            match slots.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => break,
+            }
+        } else {
+            None
+        };
+        if futures::future::poll_fn(|cx| service.poll_ready(cx))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        let fut = service.call(request);
+        let out = out_tx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Ok(Some(response)) = fut.await
+                && let Ok(text) = serde_json::to_string(&response)
+            {
+                let _ = out.send(text).await;
+            }
+        });
+    }
+
+    let exit_code = if exit_received && conn.shutdown_requested.load(Ordering::SeqCst) {
+        0
+    } else {
+        1
+    };
+    loopback.abort();
+    // Deliver what is already queued, then stop writing even if handlers are still running.
+    stop_writer.notify_one();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    if conn.owns_orchestrator.load(Ordering::SeqCst)
+        && let Some(orch) = conn.orchestrator.get()
+    {
+        orch.shutdown().await;
+    }
+    Ended {
+        exit_code,
+        exit_received,
+    }
+}
+
+/// Writes queued frames, flushing whenever the queue runs dry.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    output: W,
+    mut rx: mpsc::Receiver<String>,
+    stop: Arc<Notify>,
+) {
+    let mut w = BufWriter::with_capacity(64 * 1024, output);
+    loop {
+        let msg = tokio::select! {
+            biased;
+            msg = rx.recv() => msg,
+            _ = stop.notified() => {
+                while let Ok(msg) = rx.try_recv() {
+                    if w.write_all(&encode_frame(msg.as_bytes())).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = w.flush().await;
+                return;
+            }
+        };
+        let Some(msg) = msg else {
+            let _ = w.flush().await;
+            return;
+        };
+        if w.write_all(&encode_frame(msg.as_bytes())).await.is_err() {
+            return;
+        }
+        if rx.is_empty() && w.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Forwards bus events to the client once it is initialized. A client that does not read
+/// only fills its own queue: the bus drops its oldest events for it and we tell it how many,
+/// so it can catch up with `orchestrator/events/replay`.
+pub(super) fn start_event_forwarding(conn: Arc<Connection>, mut events: broadcast::Receiver<Arc<Event>>) {
+    let mut initialized = conn.initialized.subscribe();
+    tokio::spawn(async move {
+        if initialized.wait_for(|ready| *ready).await.is_err() {
+            return;
+        }
+        drop(initialized);
+        let mut last_seq = 0u64;
+        loop {
+            let text = match events.recv().await {
+                Ok(event) => {
+                    last_seq = event.seq;
+                    notification(EVENT_NOTIFICATION, &*event)
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    conn.dropped_events.fetch_add(n, Ordering::Relaxed);
+                    notification(
+                        EVENTS_DROPPED_NOTIFICATION,
+                        &serde_json::json!({"dropped": n, "afterSeq": last_seq}),
+                    )
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if conn.out.send(text).await.is_err() {
+                break;
+            }
+        }
+    });
+}

@@ -1,0 +1,252 @@
+//! One client's LSP session: the lifecycle (`initialize`, `initialized`, `shutdown`) and the
+//! routing of `orchestrator/...` methods to their handlers in `methods/`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::Deserialize;
+use tokio::sync::{OnceCell, mpsc, watch};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::lsp_types::{
+    InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
+};
+use tower_lsp_server::{LanguageServer, LspService, LspServiceBuilder};
+
+use super::errors::invalid_params;
+use super::{methods, protocol};
+use crate::config::{BackendKind, Config};
+use crate::orchestrator::backend::SessionBackend;
+use crate::orchestrator::backend::scripted::ScriptedBackend;
+use crate::orchestrator::{OpenParams, Orchestrator};
+use crate::tools::ToolRegistry;
+
+/// Where a connection gets its orchestrator from.
+#[derive(Clone)]
+pub enum CoreSource {
+    /// Open one at `initialize` for the workspace the client names, and shut it down when the
+    /// connection ends. `backend` replaces the runtime the config would choose (tests).
+    OnInitialize {
+        backend: Option<Arc<dyn SessionBackend>>,
+    },
+    /// Share an orchestrator that is already open: several clients, one scheduler.
+    Shared(Orchestrator),
+}
+
+/// `initializationOptions` of `initialize`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitOptions {
+    workspace_root: Option<PathBuf>,
+    opencode_url: Option<String>,
+    client_name: Option<String>,
+    config: Option<serde_json::Value>,
+}
+
+/// State of one connection, shared by its handlers and its transport loop.
+pub struct Connection {
+    pub(super) source: CoreSource,
+    pub(super) orchestrator: OnceCell<Orchestrator>,
+    pub(super) tools: Arc<ToolRegistry>,
+    pub(super) shutdown_requested: AtomicBool,
+    /// Set once the client said `initialized`: events flow from then on.
+    pub(super) initialized: watch::Sender<bool>,
+    pub(super) dropped_events: AtomicU64,
+    pub(super) client_name: parking_lot::Mutex<Option<String>>,
+    pub(super) opencode_url: parking_lot::Mutex<Option<String>>,
+    /// Frames to write to this client.
+    pub(super) out: mpsc::Sender<String>,
+    /// Whether this connection opened its orchestrator (and so must close it).
+    pub(super) owns_orchestrator: AtomicBool,
+}
+
+impl Connection {
+    pub fn new(source: CoreSource, tools: Arc<ToolRegistry>, out: mpsc::Sender<String>) -> Self {
+        Self {
+            source,
+            orchestrator: OnceCell::new(),
+            tools,
+            shutdown_requested: AtomicBool::new(false),
+            initialized: watch::channel(false).0,
+            dropped_events: AtomicU64::new(0),
+            client_name: parking_lot::Mutex::new(None),
+            opencode_url: parking_lot::Mutex::new(None),
+            out,
+            owns_orchestrator: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The tower-lsp server object for one connection.
+pub struct Session {
+    pub(super) conn: Arc<Connection>,
+}
+
+impl Session {
+    /// The orchestrator; tower-lsp only routes custom methods after a successful `initialize`.
+    pub(super) fn orchestrator(&self) -> Result<&Orchestrator> {
+        self.conn.orchestrator.get().ok_or_else(|| {
+            Error::invalid_request()
+        })
+    }
+
+    pub(super) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    async fn open_orchestrator(&self, opts: &InitOptions, root: PathBuf) -> Result<Orchestrator> {
+        match &self.conn.source {
+            CoreSource::Shared(orch) => {
+                if opts.config.is_some() {
+                    tracing::warn!("initializationOptions.config ignored: this orchestrator is shared and already configured");
+                }
+                Ok(orch.clone())
+            }
+            CoreSource::OnInitialize { backend } => {
+                let config = Config::load(Some(&root), opts.config.clone())
+                    .map_err(|e| invalid_params(e.to_string()))?;
+                crate::logging::set_level(&config.log.level);
+                let backend: std::result::Result<Arc<dyn SessionBackend>, String> = match backend {
+                    Some(b) => Ok(b.clone()),
+                    None => match config.backend {
+                        BackendKind::Scripted => Ok(Arc::new(ScriptedBackend::new().0)),
+                        BackendKind::Opencode => Err(
+                            "no agent runtime: this build has no OpenCode backend yet; \
+set \"backend\": \"scripted\" in the config to use the scripted test runtime"
+                                .to_string(),
+                        ),
+                    },
+                };
+                let orch = Orchestrator::open(OpenParams {
+                    workspace_root: root,
+                    config,
+                    backend,
+                })
+                .await
+                .map_err(|e| Error {
+                    code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+                    message: format!("cannot open the orchestrator: {e}").into(),
+                    data: None,
+                })?;
+                self.conn.owns_orchestrator.store(true, Ordering::SeqCst);
+                Ok(orch)
+            }
+        }
+    }
+}
+
+fn workspace_root(opts: &InitOptions, params: &InitializeParams) -> Result<PathBuf> {
+    let root = if let Some(root) = &opts.workspace_root {
+        root.clone()
+    } else if let Some(folder) = params.workspace_folders.as_ref().and_then(|f| f.first()) {
+        uri_to_path(folder.uri.as_str())?
+    } else {
+        std::env::current_dir().map_err(|e| invalid_params(format!("no workspaceRoot given and the current directory is unreadable: {e}")))?
+    };
+    if !root.is_absolute() {
+        return Err(invalid_params(format!(
+            "initializationOptions.workspaceRoot must be an absolute path, got `{}`",
+            root.display()
+        )));
+    }
+    if !root.is_dir() {
+        return Err(invalid_params(format!(
+            "workspace root `{}` is not a directory",
+            root.display()
+        )));
+    }
+    Ok(root)
+}
+
+fn uri_to_path(uri: &str) -> Result<PathBuf> {
+    let path = uri
+        .strip_prefix("file://")
+        .ok_or_else(|| invalid_params(format!("workspace folder `{uri}` is not a file:// URI")))?;
+    Ok(PathBuf::from(percent_decode(path)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl LanguageServer for Session {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let opts: InitOptions = match params.initialization_options.clone() {
+            None | Some(serde_json::Value::Null) => InitOptions::default(),
+            Some(v) => super::errors::parse_params::<InitOptions>(v).map_err(|mut e| {
+                e.message = format!("initializationOptions: {}", e.message).into();
+                e
+            })?,
+        };
+        let root = workspace_root(&opts, &params)?;
+        let orchestrator = self.open_orchestrator(&opts, root).await?;
+        let client = opts
+            .client_name
+            .clone()
+            .or_else(|| params.client_info.as_ref().map(|c| c.name.clone()));
+        tracing::info!(client = ?client, root = %orchestrator.workspace_root().display(), "initialize");
+        *self.conn.client_name.lock() = client;
+        *self.conn.opencode_url.lock() = opts.opencode_url.clone();
+        // Subscribe now so nothing published between here and `initialized` is missed.
+        super::connection::start_event_forwarding(self.conn.clone(), orchestrator.bus().subscribe());
+        let _ = self.conn.orchestrator.set(orchestrator);
+
+        let tools: Vec<&str> = self.conn.tools.list().iter().map(|t| t.name).collect();
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                experimental: Some(serde_json::json!({
+                    "orchestrator": protocol::capability(&tools),
+                })),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "opencode-orchestrator".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let _ = self.conn.initialized.send(true);
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.conn.shutdown_requested.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The tower-lsp service for one connection, with every `orchestrator/...` method.
+pub fn build_service(conn: Arc<Connection>) -> (LspService<Session>, tower_lsp_server::ClientSocket) {
+    let builder: LspServiceBuilder<Session> = LspService::build(move |_client| Session { conn });
+    builder
+        .custom_method("orchestrator/task/delegate", methods::task_delegate::handle)
+        .custom_method("orchestrator/task/get", methods::task_get::handle)
+        .custom_method("orchestrator/task/list", methods::task_list::handle)
+        .custom_method("orchestrator/task/cancel", methods::task_cancel::handle)
+        .custom_method("orchestrator/tools/list", methods::tools_list::handle)
+        .custom_method("orchestrator/tools/call", methods::tools_call::handle)
+        .custom_method("orchestrator/events/replay", methods::events_replay::handle)
+        .custom_method("orchestrator/stats", methods::stats::handle)
+        .finish()
+}

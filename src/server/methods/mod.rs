@@ -1,0 +1,10 @@
+//! One file per `orchestrator/...` method: its params, its result, its handler.
+
+pub mod events_replay;
+pub mod stats;
+pub mod task_cancel;
+pub mod task_delegate;
+pub mod task_get;
+pub mod task_list;
+pub mod tools_call;
+pub mod tools_list;
