@@ -12,7 +12,6 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
 use tower::Service;
-use tower_lsp_server::jsonrpc::Id;
 
 use super::framing::{FrameReader, encode_frame};
 use super::lsp::{Connection, CoreSource, build_service};
@@ -87,20 +86,21 @@ where
         }
     });
 
-    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut concurrency = options.concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(concurrency));
     let mut reader = FrameReader::new(input, options.max_frame_bytes);
     let mut exit_received = false;
 
     while let Some(frame) = reader.next_frame().await {
+        if let Some(t) = conn.transport_update.lock().take() {
+            reader.set_max_frame_bytes(t.max_frame_bytes);
+            concurrency = resize(&slots, concurrency, t.concurrency.max(1));
+        }
         let body = match frame {
             Ok(body) => body,
             Err(e) => {
                 tracing::warn!("bad frame: {e}");
-                let reply = error_reply(&Rejection {
-                    id: Id::Null,
-                    code: e.code(),
-                    message: e.message.clone(),
-                });
+                let reply = error_reply(&Rejection::from(e));
                 if out_tx.send(reply).await.is_err() {
                     break;
                 }
@@ -173,6 +173,22 @@ where
         exit_code,
         exit_received,
     }
+}
+
+/// Grows or shrinks the request slots; shrinking takes effect as running requests finish.
+fn resize(slots: &Arc<Semaphore>, from: usize, to: usize) -> usize {
+    if to > from {
+        slots.add_permits(to - from);
+    } else if to < from {
+        let slots = slots.clone();
+        let n = (from - to) as u32;
+        tokio::spawn(async move {
+            if let Ok(p) = slots.acquire_many(n).await {
+                p.forget();
+            }
+        });
+    }
+    to
 }
 
 /// Writes queued frames, flushing whenever the queue runs dry.

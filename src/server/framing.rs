@@ -129,6 +129,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Tell the reader that the body it returned last was rejected (say, it was not JSON), so
     /// stray bytes that follow are taken as its leftovers and dropped without another error.
+    /// Changes the frame size limit (the workspace config is only known after `initialize`).
+    pub fn set_max_frame_bytes(&mut self, max_frame_bytes: usize) {
+        self.max_frame_bytes = max_frame_bytes;
+    }
+
     pub fn mark_previous_failed(&mut self) {
         self.previous_failed = true;
     }

@@ -58,6 +58,8 @@ pub struct Connection {
     pub(super) out: mpsc::Sender<String>,
     /// Whether this connection opened its orchestrator (and so must close it).
     pub(super) owns_orchestrator: AtomicBool,
+    /// Transport settings from the workspace config, for the transport loop to apply.
+    pub(super) transport_update: parking_lot::Mutex<Option<crate::config::TransportConfig>>,
 }
 
 impl Connection {
@@ -73,6 +75,7 @@ impl Connection {
             opencode_url: parking_lot::Mutex::new(None),
             out,
             owns_orchestrator: AtomicBool::new(false),
+            transport_update: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Session {
                 let config = Config::load(Some(&root), opts.config.clone())
                     .map_err(|e| invalid_params(e.to_string()))?;
                 crate::logging::set_level(&config.log.level);
+                *self.conn.transport_update.lock() = Some(config.transport.clone());
                 let backend: std::result::Result<Arc<dyn SessionBackend>, String> = match backend {
                     Some(b) => Ok(b.clone()),
                     None => match config.backend {
