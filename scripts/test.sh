@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust suites (unit, protocol over fake stdio) and the Node client test
+# that drives the real binary through vscode-jsonrpc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export npm_config_fetch_retries="${npm_config_fetch_retries:-2}"
+export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
+
+echo "== cargo test"
+cargo test --locked --all-targets
+
+echo "== node protocol test (vscode-jsonrpc against the real binary)"
+cargo build --locked --quiet
+export OPENCODE_ORCHESTRATOR_BIN="$PWD/target/debug/opencode-orchestrator"
+(cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
