@@ -222,12 +222,11 @@ impl Config {
 
     /// Merges layers over the defaults and validates the result.
     pub fn from_layers(layers: &[Layer]) -> Result<Config, ConfigError> {
-        let mut merged = serde_json::to_value(Config::default()).map_err(|source| {
-            ConfigError::Json {
+        let mut merged =
+            serde_json::to_value(Config::default()).map_err(|source| ConfigError::Json {
                 origin: "defaults".into(),
                 source,
-            }
-        })?;
+            })?;
         for layer in layers {
             if !layer.value.is_object() {
                 return Err(ConfigError::NotAnObject {
@@ -277,13 +276,28 @@ impl Config {
                 500,
             )?;
         }
-        range("scheduler.queueCapacity", s.queue_capacity as u64, 1, 100_000)?;
+        range(
+            "scheduler.queueCapacity",
+            s.queue_capacity as u64,
+            1,
+            100_000,
+        )?;
         range("scheduler.maxDepth", u64::from(s.max_depth), 1, 10)?;
         range("scheduler.taskTtlMinutes", s.task_ttl_minutes, 1, 1440)?;
         range("scheduler.maxWaitMs", s.max_wait_ms, 0, 60_000)?;
-        range("ledger.hotTasks", self.ledger.hot_tasks as u64, 10, 1_000_000)?;
+        range(
+            "ledger.hotTasks",
+            self.ledger.hot_tasks as u64,
+            10,
+            1_000_000,
+        )?;
         range("events.memory", self.events.memory as u64, 0, 100_000)?;
-        range("events.clientQueue", self.events.client_queue as u64, 16, 1_000_000)?;
+        range(
+            "events.clientQueue",
+            self.events.client_queue as u64,
+            16,
+            1_000_000,
+        )?;
         range(
             "events.noticesPerParent",
             self.events.notices_per_parent as u64,
@@ -296,7 +310,12 @@ impl Config {
             1024,
             1 << 30,
         )?;
-        range("transport.concurrency", self.transport.concurrency as u64, 1, 10_000)?;
+        range(
+            "transport.concurrency",
+            self.transport.concurrency as u64,
+            1,
+            10_000,
+        )?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(bad("log.level", format!("not a valid log filter: {e}")));
         }
@@ -409,7 +428,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ledger.hotTasks"), "{err}");
-        let err = Config::from_layers(&[layer(json!([1]))]).unwrap_err().to_string();
+        let err = Config::from_layers(&[layer(json!([1]))])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("must be a JSON object"), "{err}");
         let err = Config::from_layers(&[layer(json!({"log": {"level": "=[=="}}))])
             .unwrap_err()
@@ -420,7 +441,11 @@ mod tests {
     #[test]
     fn files_are_read_and_missing_ones_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Config::read_layer(&dir.path().join("nope.json")).unwrap().is_none());
+        assert!(
+            Config::read_layer(&dir.path().join("nope.json"))
+                .unwrap()
+                .is_none()
+        );
         let p = dir.path().join("c.json");
         std::fs::write(&p, "{not json").unwrap();
         let err = Config::read_layer(&p).unwrap_err().to_string();

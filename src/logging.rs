@@ -11,7 +11,10 @@ static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
 /// Starts logging to `path` at `level` (a tracing filter), unless `RUST_LOG` says otherwise.
 /// Returns a guard that flushes the log when dropped.
-pub fn init(path: &Path, level: &str) -> std::io::Result<tracing_appender::non_blocking::WorkerGuard> {
+pub fn init(
+    path: &Path,
+    level: &str,
+) -> std::io::Result<tracing_appender::non_blocking::WorkerGuard> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -7,7 +7,11 @@ use opencode_orchestrator::config::{Config, default_log_path};
 use opencode_orchestrator::server::{ConnectionOptions, CoreSource, serve_stdio};
 
 #[derive(Parser)]
-#[command(name = "opencode-orchestrator", version, about = "Multi-agent orchestrator for OpenCode")]
+#[command(
+    name = "opencode-orchestrator",
+    version,
+    about = "Multi-agent orchestrator for OpenCode"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,21 +47,25 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::LogPath => {
-            println!("{}", user_config().map(|c| c.log_path()).unwrap_or_else(|_| default_log_path()).display());
+            println!(
+                "{}",
+                user_config()
+                    .map(|c| c.log_path())
+                    .unwrap_or_else(|_| default_log_path())
+                    .display()
+            );
             ExitCode::SUCCESS
         }
-        Command::ConfigSchema => {
-            match serde_json::to_string_pretty(&Config::json_schema()) {
-                Ok(s) => {
-                    println!("{s}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("cannot render the schema: {e}");
-                    ExitCode::FAILURE
-                }
+        Command::ConfigSchema => match serde_json::to_string_pretty(&Config::json_schema()) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => {
+                eprintln!("cannot render the schema: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve {
             max_frame_bytes,
             concurrency,
@@ -87,7 +95,10 @@ fn serve(
     let _guard = match opencode_orchestrator::logging::init(&log_path, &config.log.level) {
         Ok(g) => Some(g),
         Err(e) => {
-            eprintln!("opencode-orchestrator: cannot open log file {}: {e}", log_path.display());
+            eprintln!(
+                "opencode-orchestrator: cannot open log file {}: {e}",
+                log_path.display()
+            );
             None
         }
     };
@@ -96,7 +107,10 @@ fn serve(
         concurrency: concurrency.unwrap_or(config.transport.concurrency),
         ..ConnectionOptions::default()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("opencode-orchestrator: cannot start the async runtime: {e}");
@@ -104,7 +118,10 @@ fn serve(
         }
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "serving on stdio");
-    let code = runtime.block_on(serve_stdio(options, CoreSource::OnInitialize { backend: None }));
+    let code = runtime.block_on(serve_stdio(
+        options,
+        CoreSource::OnInitialize { backend: None },
+    ));
     drop(_guard);
     // Exit now: tokio's stdin reader sits on a blocking thread that would keep the runtime
     // (and so the process) alive until more input arrives.

@@ -11,7 +11,10 @@ async fn survive(bad: &[u8]) -> Vec<Value> {
     // Start from a known point: nothing pending.
     c.send_raw(bad).await;
     let (id, rx) = c.send_request("orchestrator/stats", json!({})).await;
-    let reply = tokio::time::timeout(TIMEOUT, rx).await.expect("good request after bad input was not answered").unwrap();
+    let reply = tokio::time::timeout(TIMEOUT, rx)
+        .await
+        .expect("good request after bad input was not answered")
+        .unwrap();
     assert_eq!(reply["id"], id);
     assert!(reply.get("result").is_some(), "{reply}");
     let mut errors = Vec::new();
@@ -25,7 +28,11 @@ async fn survive(bad: &[u8]) -> Vec<Value> {
 }
 
 fn one_error(errors: &[Value], code: i64, id: Value) -> &Value {
-    assert_eq!(errors.len(), 1, "expected exactly one error reply, got {errors:?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected exactly one error reply, got {errors:?}"
+    );
     assert_eq!(errors[0]["error"]["code"], code, "{:?}", errors[0]);
     assert_eq!(errors[0]["id"], id, "{:?}", errors[0]);
     &errors[0]
@@ -49,16 +56,27 @@ async fn not_a_jsonrpc_message() {
 
 #[tokio::test]
 async fn batch_array() {
-    let e = survive(&frame(r#"[{"jsonrpc":"2.0","id":1,"method":"orchestrator/stats","params":{}}]"#)).await;
+    let e = survive(&frame(
+        r#"[{"jsonrpc":"2.0","id":1,"method":"orchestrator/stats","params":{}}]"#,
+    ))
+    .await;
     let err = one_error(&e, -32600, Value::Null);
     assert!(err["error"]["message"].as_str().unwrap().contains("batch"));
 }
 
 #[tokio::test]
 async fn content_length_missing() {
-    let e = survive(b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{\"jsonrpc\":\"2.0\"}").await;
+    let e = survive(
+        b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{\"jsonrpc\":\"2.0\"}",
+    )
+    .await;
     let err = one_error(&e, -32700, Value::Null);
-    assert!(err["error"]["message"].as_str().unwrap().contains("Content-Length"));
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Length")
+    );
 }
 
 #[tokio::test]
@@ -76,7 +94,7 @@ async fn content_length_negative() {
 #[tokio::test]
 async fn content_length_too_small() {
     let body = r#"{"jsonrpc":"2.0","id":5,"method":"orchestrator/stats","params":{}}"#;
-    let mut bad = format!("Content-Length: 10\r\n\r\n").into_bytes();
+    let mut bad = b"Content-Length: 10\r\n\r\n".to_vec();
     bad.extend_from_slice(body.as_bytes());
     let e = survive(&bad).await;
     one_error(&e, -32700, Value::Null);
@@ -99,8 +117,14 @@ async fn lowercase_headers_are_accepted() {
 async fn unknown_headers_are_ignored() {
     let (mut c, _h, _ws) = start(json!({})).await;
     let body = r#"{"jsonrpc":"2.0","id":"x","method":"orchestrator/stats","params":{}}"#;
-    c.send_raw(format!("X-Custom: 1\r\nContent-Length: {}\r\nX-Other: yes\r\n\r\n{body}", body.len()).as_bytes())
-        .await;
+    c.send_raw(
+        format!(
+            "X-Custom: 1\r\nContent-Length: {}\r\nX-Other: yes\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
     let msg = c.next_message().await;
     assert_eq!(msg["id"], "x");
     assert!(msg.get("result").is_some(), "{msg}");
@@ -118,15 +142,27 @@ async fn non_utf8_body() {
 #[tokio::test]
 async fn oversized_frame_is_refused_unread() {
     // maxFrameBytes is 4096 in `survive`'s config; send 100 KB.
-    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{{"pad":"{}"}}}}"#, "a".repeat(100_000));
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{{"pad":"{}"}}}}"#,
+        "a".repeat(100_000)
+    );
     let e = survive(&frame(&body)).await;
     let err = one_error(&e, -32600, Value::Null);
-    assert!(err["error"]["message"].as_str().unwrap().contains("exceeds"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn params_that_are_not_an_object() {
-    let e = survive(&frame(r#"{"jsonrpc":"2.0","id":3,"method":"orchestrator/stats","params":[1,2]}"#)).await;
+    let e = survive(&frame(
+        r#"{"jsonrpc":"2.0","id":3,"method":"orchestrator/stats","params":[1,2]}"#,
+    ))
+    .await;
     one_error(&e, -32602, json!(3));
 }
 

@@ -27,7 +27,14 @@ async fn shared(ws: &Workspace, config: Config) -> Orchestrator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_see_each_others_tasks_and_events() {
     let ws = Workspace::new();
-    let orch = shared(&ws, Config { backend: BackendKind::Scripted, ..Config::default() }).await;
+    let orch = shared(
+        &ws,
+        Config {
+            backend: BackendKind::Scripted,
+            ..Config::default()
+        },
+    )
+    .await;
     let mut a = connect(CoreSource::Shared(orch.clone()));
     let mut b = connect(CoreSource::Shared(orch.clone()));
     a.initialize(&ws.root(), json!({})).await;
@@ -49,7 +56,10 @@ async fn two_clients_see_each_others_tasks_and_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_does_not_stall_another() {
     let ws = Workspace::new();
-    let mut config = Config { backend: BackendKind::Scripted, ..Config::default() };
+    let mut config = Config {
+        backend: BackendKind::Scripted,
+        ..Config::default()
+    };
     config.events.client_queue = 64;
     config.scheduler.max_per_agent = 50;
     let orch = shared(&ws, config).await;
@@ -58,7 +68,12 @@ async fn a_client_that_never_reads_does_not_stall_another() {
     let (mut deaf_w, _deaf_r, deaf_server) = connect_deaf(CoreSource::Shared(orch.clone()), 4096);
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{},"initializationOptions":{"workspaceRoot": ws.root()}}});
     deaf_w.write_all(&frame(&init.to_string())).await.unwrap();
-    deaf_w.write_all(&frame(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#)).await.unwrap();
+    deaf_w
+        .write_all(&frame(
+            r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+        ))
+        .await
+        .unwrap();
 
     let mut live = connect(CoreSource::Shared(orch.clone()));
     live.initialize(&ws.root(), json!({})).await;
@@ -68,7 +83,11 @@ async fn a_client_that_never_reads_does_not_stall_another() {
     }
     let mut completed = std::collections::HashSet::new();
     while completed.len() < ids.len() {
-        let e = live.events_until(|e| e["type"] == "task.completed").await.pop().unwrap();
+        let e = live
+            .events_until(|e| e["type"] == "task.completed")
+            .await
+            .pop()
+            .unwrap();
         completed.insert(e["data"]["taskId"].as_str().unwrap().to_string());
     }
     // The live client saw every event, in order, with no loss.
@@ -76,11 +95,25 @@ async fn a_client_that_never_reads_does_not_stall_another() {
     assert_eq!(stats["client"]["droppedEvents"], 0);
 
     // The deaf client catches up later: it lost events but can replay them all.
-    drop(deaf_w);
-    let _ = tokio::time::timeout(TIMEOUT, deaf_server).await;
-    let replay = live.ok("orchestrator/events/replay", json!({"afterSeq": 0, "limit": 10000})).await;
+    deaf_w.shutdown().await.unwrap();
+    let ended = tokio::time::timeout(TIMEOUT, deaf_server)
+        .await
+        .expect("a stuck client's connection still ends")
+        .unwrap();
+    assert!(!ended.exit_received);
+    let replay = live
+        .ok(
+            "orchestrator/events/replay",
+            json!({"afterSeq": 0, "limit": 10000}),
+        )
+        .await;
     assert_eq!(
-        replay["events"].as_array().unwrap().iter().filter(|e| e["type"] == "task.completed").count(),
+        replay["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "task.completed")
+            .count(),
         300
     );
     assert_eq!(live.shutdown().await.exit_code, 0);
@@ -90,7 +123,10 @@ async fn a_client_that_never_reads_does_not_stall_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_client_is_told_how_many_events_it_lost() {
     let ws = Workspace::new();
-    let mut config = Config { backend: BackendKind::Scripted, ..Config::default() };
+    let mut config = Config {
+        backend: BackendKind::Scripted,
+        ..Config::default()
+    };
     config.events.client_queue = 16;
     config.scheduler.max_per_agent = 50;
     let orch = shared(&ws, config).await;
@@ -113,7 +149,9 @@ async fn a_lagging_client_is_told_how_many_events_it_lost() {
     let mut last_seq = 0u64;
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while tokio::time::Instant::now() < deadline {
-        let Ok(Some(msg)) = tokio::time::timeout(std::time::Duration::from_millis(500), slow.inbox.recv()).await else {
+        let Ok(Some(msg)) =
+            tokio::time::timeout(std::time::Duration::from_millis(500), slow.inbox.recv()).await
+        else {
             break;
         };
         if msg["method"] == "orchestrator/eventsDropped" {

@@ -14,7 +14,12 @@ async fn initialize_advertises_the_orchestrator_protocol() {
     let result = c.initialize(&ws.root(), json!({})).await;
     let orch = &result["capabilities"]["experimental"]["orchestrator"];
     assert_eq!(orch["protocolVersion"], 1);
-    let methods: Vec<&str> = orch["methods"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    let methods: Vec<&str> = orch["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
     assert_eq!(methods, METHODS);
     for m in METHODS {
         // Every advertised method answers (not "method not found").
@@ -23,7 +28,13 @@ async fn initialize_advertises_the_orchestrator_protocol() {
             assert_ne!(e.code, -32601, "{m} is advertised but not routed");
         }
     }
-    assert!(orch["tools"].as_array().unwrap().iter().any(|t| t == "delegate_task"));
+    assert!(
+        orch["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "delegate_task")
+    );
     assert_eq!(result["serverInfo"]["name"], "opencode-orchestrator");
     // The ledger lives in the workspace by default.
     assert!(ws.root().join(".opencode/orchestrator/state.db").exists());
@@ -63,7 +74,9 @@ async fn exit_ends_promptly_even_if_more_input_follows() {
     c.ok("shutdown", Value::Null).await;
     // exit, then more requests in the same write: they must not keep the server alive.
     let mut bytes = frame(r#"{"jsonrpc":"2.0","method":"exit"}"#);
-    bytes.extend(frame(r#"{"jsonrpc":"2.0","id":99,"method":"orchestrator/stats","params":{}}"#));
+    bytes.extend(frame(
+        r#"{"jsonrpc":"2.0","id":99,"method":"orchestrator/stats","params":{}}"#,
+    ));
     c.send_raw(&bytes).await;
     let ended = c.finish().await;
     assert_eq!(ended.exit_code, 0);
@@ -100,7 +113,10 @@ async fn bad_initialize_options_are_clear_errors() {
     let (source, _h) = scripted();
     let mut c = connect(source);
     let e = c
-        .err("initialize", json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": "relative/dir"}}))
+        .err(
+            "initialize",
+            json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": "relative/dir"}}),
+        )
         .await;
     assert_eq!(e.code, -32602);
     assert!(e.message.contains("absolute"), "{}", e.message);
@@ -116,9 +132,23 @@ async fn bad_initialize_options_are_clear_errors() {
         .await;
     assert!(e.message.contains("scheduler.maxPerAgent"), "{}", e.message);
     let e = c
-        .err("initialize", json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": 5}}))
+        .err(
+            "initialize",
+            json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": 5}}),
+        )
         .await;
     assert!(e.message.contains("workspaceRoot"), "{}", e.message);
+    let e = c
+        .err(
+            "initialize",
+            json!({"capabilities": {}, "initializationOptions": {"workspace_root": ws.root()}}),
+        )
+        .await;
+    assert!(
+        e.message.contains("workspace_root"),
+        "typos are errors, not silently ignored: {}",
+        e.message
+    );
     // A good initialize still works after all that.
     c.initialize(&ws.root(), json!({})).await;
     assert_eq!(c.shutdown().await.exit_code, 0);
@@ -128,13 +158,24 @@ async fn bad_initialize_options_are_clear_errors() {
 async fn a_bad_workspace_config_file_is_reported_at_initialize() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.root().join(".opencode")).unwrap();
-    std::fs::write(ws.root().join(".opencode/orchestrator.json"), r#"{"scheduler": {"queueCapacity": -1}}"#).unwrap();
+    std::fs::write(
+        ws.root().join(".opencode/orchestrator.json"),
+        r#"{"scheduler": {"queueCapacity": -1}}"#,
+    )
+    .unwrap();
     let (source, _h) = scripted();
     let mut c = connect(source);
     let e = c
-        .err("initialize", json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": ws.root()}}))
+        .err(
+            "initialize",
+            json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": ws.root()}}),
+        )
         .await;
-    assert!(e.message.contains("queueCapacity") && e.message.contains("orchestrator.json"), "{}", e.message);
+    assert!(
+        e.message.contains("queueCapacity") && e.message.contains("orchestrator.json"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]
@@ -143,9 +184,25 @@ async fn the_default_backend_refuses_delegation_clearly() {
     let mut c = connect(opencode_orchestrator::server::CoreSource::OnInitialize { backend: None });
     c.initialize(&ws.root(), json!({})).await;
     let e = c
-        .err("orchestrator/task/delegate", json!({"agent": "builder", "description": "x", "prompt": "y"}))
+        .err(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "x", "prompt": "y"}),
+        )
         .await;
     assert_eq!(e.code, -32014);
     assert!(e.message.contains("backend"), "{}", e.message);
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn root_uri_names_the_workspace_for_older_clients() {
+    let ws = Workspace::new();
+    let (source, _h) = scripted();
+    let mut c = connect(source);
+    let uri = format!("file://{}", ws.root().display());
+    c.ok("initialize", json!({"capabilities": {}, "rootUri": uri}))
+        .await;
+    let stats = c.ok("orchestrator/stats", json!({})).await;
+    assert_eq!(stats["workspaceRoot"], ws.root().display().to_string());
     assert_eq!(c.shutdown().await.exit_code, 0);
 }

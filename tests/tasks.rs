@@ -19,18 +19,36 @@ async fn delegate_runs_and_completes_with_events_in_order() {
         )
         .await;
     let id = r["task"]["id"].as_str().unwrap().to_string();
-    assert_eq!(r["task"]["agent"], "builder", "agent names are matched without case");
+    assert_eq!(
+        r["task"]["agent"], "builder",
+        "agent names are matched without case"
+    );
     assert_eq!(r["task"]["depth"], 1);
-    let events = c.events_until(|e| e["type"] == "task.completed" && e["data"]["taskId"] == id).await;
+    let events = c
+        .events_until(|e| e["type"] == "task.completed" && e["data"]["taskId"] == id)
+        .await;
     let kinds: Vec<&str> = events
         .iter()
         .filter(|e| e["data"]["taskId"] == id)
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["task.queued", "task.started", "task.progress", "session.idle", "task.completed"]);
+    assert_eq!(
+        kinds,
+        [
+            "task.queued",
+            "task.started",
+            "task.progress",
+            "session.idle",
+            "task.completed"
+        ]
+    );
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-    assert!(events.iter().all(|e| e["time"].as_u64().unwrap() > 1_600_000_000_000));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["time"].as_u64().unwrap() > 1_600_000_000_000)
+    );
 
     let t = c.get(&id, 0).await;
     assert_eq!(t["status"], "completed");
@@ -55,8 +73,16 @@ async fn get_waits_a_bounded_time() {
 
 #[tokio::test]
 async fn the_51st_task_queues_and_the_11th_for_one_agent_queues() {
-    let (mut c, h, _ws) = start(json!({"scheduler": {"maxPerAgent": 10, "maxConcurrent": 50}})).await;
-    let agents = ["builder", "architect", "inspector", "recorder", "librarian", "researcher"];
+    let (mut c, h, _ws) =
+        start(json!({"scheduler": {"maxPerAgent": 10, "maxConcurrent": 50}})).await;
+    let agents = [
+        "builder",
+        "architect",
+        "inspector",
+        "recorder",
+        "librarian",
+        "researcher",
+    ];
     let mut ids = Vec::new();
     // 6 agents x 9 = 54 tasks: global cap 50 binds before the per-agent cap of 10.
     for i in 0..54 {
@@ -79,7 +105,9 @@ async fn the_51st_task_queues_and_the_11th_for_one_agent_queues() {
     assert_eq!(stats["queued"], 1);
     assert_eq!(stats["runningByAgent"]["builder"], 10);
     // Another agent is not held up by the full one.
-    let other = c.delegate("librarian", &script(json!({"reply": "docs"}))).await;
+    let other = c
+        .delegate("librarian", &script(json!({"reply": "docs"})))
+        .await;
     assert_eq!(c.get(&other, 10_000).await["status"], "completed");
     assert_eq!(c.get(&ids[10], 0).await["status"], "queued");
     h.open_gate("agent");
@@ -105,14 +133,24 @@ async fn per_agent_limit_holds_throughout_by_events() {
     let (mut c, _h, _ws) = start(json!({"scheduler": {"maxPerAgent": 3}})).await;
     let mut ids = Vec::new();
     for i in 0..12 {
-        ids.push(c.delegate("builder", &script(json!({"delayMs": 5 + (i % 4) * 3, "reply": "ok"}))).await);
+        ids.push(
+            c.delegate(
+                "builder",
+                &script(json!({"delayMs": 5 + (i % 4) * 3, "reply": "ok"})),
+            )
+            .await,
+        );
     }
     let last = ids.last().unwrap().clone();
     let mut running = 0i32;
     let mut max_running = 0;
     let mut done = 0;
     while done < ids.len() {
-        let e = c.events_until(|e| e["type"] == "task.started" || e["type"] == "task.completed").await.pop().unwrap();
+        let e = c
+            .events_until(|e| e["type"] == "task.started" || e["type"] == "task.completed")
+            .await
+            .pop()
+            .unwrap();
         if e["type"] == "task.started" {
             running += 1;
         } else {
@@ -132,7 +170,10 @@ async fn priority_runs_first_when_slots_are_scarce() {
     let blocker = c.delegate("builder", &hold("b", "ok")).await;
     let low = c.delegate("builder", "low").await;
     let high = c
-        .ok("orchestrator/task/delegate", json!({"agent": "builder", "description": "urgent", "prompt": "high", "priority": 10}))
+        .ok(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "urgent", "prompt": "high", "priority": 10}),
+        )
         .await["task"]["id"]
         .as_str()
         .unwrap()
@@ -141,7 +182,10 @@ async fn priority_runs_first_when_slots_are_scarce() {
     assert_eq!(c.get(&blocker, 10_000).await["status"], "completed");
     let l = c.get(&low, 10_000).await;
     let hi = c.get(&high, 10_000).await;
-    assert!(hi["startedAt"].as_u64() <= l["startedAt"].as_u64(), "high {hi} low {l}");
+    assert!(
+        hi["startedAt"].as_u64() <= l["startedAt"].as_u64(),
+        "high {hi} low {l}"
+    );
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
 
@@ -157,7 +201,10 @@ async fn depth_limit_from_the_parent_chain() {
     assert_eq!(r["task"]["depth"], 2);
     assert_eq!(r["task"]["parentTaskId"], d1);
     let d2 = r["task"]["id"].as_str().unwrap().to_string();
-    let s2 = c.get(&d2, 10_000).await["sessionId"].as_str().unwrap().to_string();
+    let s2 = c.get(&d2, 10_000).await["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let e = c
         .err("orchestrator/task/delegate", json!({"agent": "builder", "description": "grandchild", "prompt": "x", "parentSessionId": s2}))
         .await;
@@ -168,13 +215,20 @@ async fn depth_limit_from_the_parent_chain() {
 
 #[tokio::test]
 async fn a_full_queue_refuses_with_a_clear_error() {
-    let (mut c, h, _ws) = start(json!({"scheduler": {"maxPerAgent": 1, "maxConcurrent": 1, "queueCapacity": 3}})).await;
+    let (mut c, h, _ws) =
+        start(json!({"scheduler": {"maxPerAgent": 1, "maxConcurrent": 1, "queueCapacity": 3}}))
+            .await;
     let running = c.delegate("builder", &hold("q", "ok")).await;
     wait_for_stats(&mut c, |s| s["running"] == 1).await;
     for _ in 0..3 {
         c.delegate("builder", "queued").await;
     }
-    let e = c.err("orchestrator/task/delegate", json!({"agent": "builder", "description": "one too many", "prompt": "x"})).await;
+    let e = c
+        .err(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "one too many", "prompt": "x"}),
+        )
+        .await;
     assert_eq!(e.code, -32010);
     assert!(e.message.contains("queue is full"), "{}", e.message);
     assert_eq!(e.data.unwrap()["kind"], "queue_full");
@@ -191,20 +245,32 @@ async fn cancel_queued_and_running_tasks() {
     wait_for_stats(&mut c, |s| s["running"] == 1).await;
     c.wait_event("task.progress", &running).await;
 
-    let r = c.ok("orchestrator/task/cancel", json!({"taskId": queued})).await;
+    let r = c
+        .ok("orchestrator/task/cancel", json!({"taskId": queued}))
+        .await;
     assert_eq!(r["cancelled"], true);
     assert_eq!(r["task"]["status"], "cancelled");
 
-    let r = c.ok("orchestrator/task/cancel", json!({"taskId": running})).await;
+    let r = c
+        .ok("orchestrator/task/cancel", json!({"taskId": running}))
+        .await;
     assert_eq!(r["cancelled"], true);
     assert_eq!(r["task"]["status"], "cancelled");
     let session = r["task"]["sessionId"].as_str().unwrap();
-    assert_eq!(h.aborted(), [session], "the session is aborted, not deleted");
+    assert_eq!(
+        h.aborted(),
+        [session],
+        "the session is aborted, not deleted"
+    );
 
     // Cancelling a finished task says so and changes nothing.
-    let r = c.ok("orchestrator/task/cancel", json!({"taskId": running})).await;
+    let r = c
+        .ok("orchestrator/task/cancel", json!({"taskId": running}))
+        .await;
     assert_eq!(r["cancelled"], false);
-    let e = c.err("orchestrator/task/cancel", json!({"taskId": "tsk_nope"})).await;
+    let e = c
+        .err("orchestrator/task/cancel", json!({"taskId": "tsk_nope"}))
+        .await;
     assert_eq!(e.code, -32012);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
@@ -244,7 +310,10 @@ async fn archived_tasks_stay_answerable() {
     assert_eq!(t["result"], "done: task 0");
     // And via the tool.
     let r = c
-        .ok("orchestrator/tools/call", json!({"name": "get_task_result", "arguments": {"taskId": ids[0]}}))
+        .ok(
+            "orchestrator/tools/call",
+            json!({"name": "get_task_result", "arguments": {"taskId": ids[0]}}),
+        )
         .await;
     assert!(r["output"].as_str().unwrap().contains("done: task 0"));
     assert_eq!(c.shutdown().await.exit_code, 0);
@@ -273,9 +342,18 @@ async fn restart_marks_running_tasks_interrupted_and_requeues_waiting_ones() {
     assert_eq!(c.get(&waiting, 10_000).await["status"], "completed");
     assert_eq!(c.get(&done, 0).await["result"], "done: finished before");
     // The interruption was announced and recorded like any other change.
-    let replay = c.ok("orchestrator/events/replay", json!({"afterSeq": 0, "limit": 10000})).await;
+    let replay = c
+        .ok(
+            "orchestrator/events/replay",
+            json!({"afterSeq": 0, "limit": 10000}),
+        )
+        .await;
     let events = replay["events"].as_array().unwrap();
-    assert!(events.iter().any(|e| e["type"] == "task.interrupted" && e["data"]["taskId"] == running));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "task.interrupted" && e["data"]["taskId"] == running)
+    );
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(c.shutdown().await.exit_code, 0);
@@ -284,10 +362,18 @@ async fn restart_marks_running_tasks_interrupted_and_requeues_waiting_ones() {
 #[tokio::test]
 async fn a_failing_session_fails_the_task_with_its_error() {
     let (mut c, _h, _ws) = start(json!({})).await;
-    let id = c.delegate("builder", &script(json!({"fail": "model exploded", "failKind": "overloaded"}))).await;
+    let id = c
+        .delegate(
+            "builder",
+            &script(json!({"fail": "model exploded", "failKind": "overloaded"})),
+        )
+        .await;
     let t = c.get(&id, 10_000).await;
     assert_eq!(t["status"], "failed");
-    assert!(t["error"].as_str().unwrap().contains("model exploded"), "{t}");
+    assert!(
+        t["error"].as_str().unwrap().contains("model exploded"),
+        "{t}"
+    );
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
 
@@ -297,7 +383,10 @@ async fn resume_continues_the_earlier_session() {
     let first = c.delegate("builder", "first").await;
     let t1 = c.get(&first, 10_000).await;
     let r = c
-        .ok("orchestrator/task/delegate", json!({"agent": "builder", "description": "more", "prompt": "second", "resume": first}))
+        .ok(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "more", "prompt": "second", "resume": first}),
+        )
         .await;
     let second = r["task"]["id"].as_str().unwrap().to_string();
     let t2 = c.get(&second, 10_000).await;
@@ -309,7 +398,10 @@ async fn resume_continues_the_earlier_session() {
     let busy = c.delegate("builder", &hold("r", "x")).await;
     wait_for_stats(&mut c, |s| s["running"] == 1).await;
     let e = c
-        .err("orchestrator/task/delegate", json!({"agent": "builder", "description": "more", "prompt": "x", "resume": busy}))
+        .err(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "more", "prompt": "x", "resume": busy}),
+        )
         .await;
     assert_eq!(e.code, -32013);
     h.open_gate("r");
@@ -322,27 +414,57 @@ async fn bad_delegate_params_name_the_problem() {
     let cases = [
         (json!({"description": "d", "prompt": "p"}), "agent"),
         (json!({"agent": "builder", "prompt": "p"}), "description"),
-        (json!({"agent": 5, "description": "d", "prompt": "p"}), "agent"),
-        (json!({"agent": "builder", "description": "d", "prompt": "p", "bogus": 1}), "bogus"),
-        (json!({"agent": "wizard", "description": "d", "prompt": "p"}), "wizard"),
-        (json!({"agent": "commander", "description": "d", "prompt": "p"}), "commander"),
-        (json!({"agent": "builder", "description": "  ", "prompt": "p"}), "description"),
-        (json!({"agent": "builder", "description": "d", "prompt": ""}), "prompt"),
-        (json!({"agent": "builder", "description": "d", "prompt": "p", "model": "nomodel"}), "model"),
-        (json!({"agent": "builder", "description": "d", "prompt": "p", "resume": "tsk_missing"}), "tsk_missing"),
+        (
+            json!({"agent": 5, "description": "d", "prompt": "p"}),
+            "agent",
+        ),
+        (
+            json!({"agent": "builder", "description": "d", "prompt": "p", "bogus": 1}),
+            "bogus",
+        ),
+        (
+            json!({"agent": "wizard", "description": "d", "prompt": "p"}),
+            "wizard",
+        ),
+        (
+            json!({"agent": "commander", "description": "d", "prompt": "p"}),
+            "commander",
+        ),
+        (
+            json!({"agent": "builder", "description": "  ", "prompt": "p"}),
+            "description",
+        ),
+        (
+            json!({"agent": "builder", "description": "d", "prompt": ""}),
+            "prompt",
+        ),
+        (
+            json!({"agent": "builder", "description": "d", "prompt": "p", "model": "nomodel"}),
+            "model",
+        ),
+        (
+            json!({"agent": "builder", "description": "d", "prompt": "p", "resume": "tsk_missing"}),
+            "tsk_missing",
+        ),
     ];
     for (params, needle) in cases {
         let e = c.err("orchestrator/task/delegate", params.clone()).await;
         assert!(e.message.contains(needle), "{params}: {}", e.message);
         assert!(e.code == -32602 || e.code == -32012, "{params}: {e:?}");
     }
-    let e = c.err("orchestrator/task/list", json!({"status": ["sleeping"]})).await;
+    let e = c
+        .err("orchestrator/task/list", json!({"status": ["sleeping"]}))
+        .await;
     assert!(e.message.contains("status"), "{}", e.message);
     let e = c.err("orchestrator/task/list", json!({"limit": 0})).await;
     assert!(e.message.contains("limit"), "{}", e.message);
-    let e = c.err("orchestrator/events/replay", json!({"afterSeq": -1})).await;
+    let e = c
+        .err("orchestrator/events/replay", json!({"afterSeq": -1}))
+        .await;
     assert!(e.message.contains("afterSeq"), "{}", e.message);
-    let e = c.err("orchestrator/task/get", json!({"taskId": "tsk_none"})).await;
+    let e = c
+        .err("orchestrator/task/get", json!({"taskId": "tsk_none"}))
+        .await;
     assert_eq!(e.code, -32012);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
@@ -360,18 +482,40 @@ async fn list_filters_and_pages() {
     for id in &ids {
         c.get(id, 10_000).await;
     }
-    let r = c.ok("orchestrator/task/list", json!({"parentSessionId": "ses_a"})).await;
+    let r = c
+        .ok(
+            "orchestrator/task/list",
+            json!({"parentSessionId": "ses_a"}),
+        )
+        .await;
     assert_eq!(r["total"], 3);
-    let r = c.ok("orchestrator/task/list", json!({"agent": "inspector"})).await;
+    let r = c
+        .ok("orchestrator/task/list", json!({"agent": "inspector"}))
+        .await;
     assert_eq!(r["total"], 2);
-    let r = c.ok("orchestrator/task/list", json!({"status": ["completed"], "limit": 2})).await;
+    let r = c
+        .ok(
+            "orchestrator/task/list",
+            json!({"status": ["completed"], "limit": 2}),
+        )
+        .await;
     assert_eq!(r["total"], 5);
     assert_eq!(r["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(r["tasks"][0]["taskId"], ids[4], "newest first");
     let next = r["nextCursor"].as_str().unwrap().to_string();
-    let r2 = c.ok("orchestrator/task/list", json!({"status": ["completed"], "limit": 2, "cursor": next})).await;
+    let r2 = c
+        .ok(
+            "orchestrator/task/list",
+            json!({"status": ["completed"], "limit": 2, "cursor": next}),
+        )
+        .await;
     assert_eq!(r2["tasks"][0]["taskId"], ids[2]);
-    let r = c.ok("orchestrator/task/list", json!({"status": ["running", "queued"]})).await;
+    let r = c
+        .ok(
+            "orchestrator/task/list",
+            json!({"status": ["running", "queued"]}),
+        )
+        .await;
     assert_eq!(r["total"], 0);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
@@ -387,7 +531,12 @@ async fn replay_pages_through_memory_and_the_ledger() {
     let mut after = 0;
     let mut all = Vec::new();
     loop {
-        let r = c.ok("orchestrator/events/replay", json!({"afterSeq": after, "limit": 7})).await;
+        let r = c
+            .ok(
+                "orchestrator/events/replay",
+                json!({"afterSeq": after, "limit": 7}),
+            )
+            .await;
         let page = r["events"].as_array().unwrap().clone();
         assert!(page.len() <= 7);
         after = r["nextSeq"].as_u64().unwrap();
@@ -397,7 +546,14 @@ async fn replay_pages_through_memory_and_the_ledger() {
         }
     }
     let seqs: Vec<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gaps, no repeats");
-    assert_eq!(all.iter().filter(|e| e["type"] == "task.completed").count(), 10);
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "no gaps, no repeats"
+    );
+    assert_eq!(
+        all.iter().filter(|e| e["type"] == "task.completed").count(),
+        10
+    );
     assert_eq!(c.shutdown().await.exit_code, 0);
 }

@@ -33,12 +33,16 @@ impl Orchestrator {
         if let Err(reason) = &core.backend {
             return Err(OrchestratorError::BackendUnavailable(reason.clone()));
         }
-        let agent = agents::find(&req.agent)
-            .filter(|a| a.mode == agents::AgentMode::Subagent)
-            .ok_or_else(|| OrchestratorError::UnknownAgent {
-                name: req.agent.clone(),
+        let agent = agents::find(&req.agent).ok_or_else(|| OrchestratorError::UnknownAgent {
+            name: req.agent.clone(),
+            known: agents::delegable_names(),
+        })?;
+        if agent.mode != agents::AgentMode::Subagent {
+            return Err(OrchestratorError::NotDelegable {
+                name: agent.name.to_string(),
                 known: agents::delegable_names(),
-            })?;
+            });
+        }
         let description = req.description.trim();
         if description.is_empty() {
             return Err(invalid("description", "must not be empty"));
@@ -53,12 +57,16 @@ impl Orchestrator {
             return Err(invalid("prompt", "must not be empty"));
         }
         if let Some(model) = &req.model
-            && !model.split_once('/').is_some_and(|(p, m)| !p.is_empty() && !m.is_empty())
+            && !model
+                .split_once('/')
+                .is_some_and(|(p, m)| !p.is_empty() && !m.is_empty())
         {
             return Err(invalid("model", "must look like `provider/model`"));
         }
 
-        let (depth, parent_task_id) = self.depth_of_child(req.parent_session_id.as_deref()).await?;
+        let (depth, parent_task_id) = self
+            .depth_of_child(req.parent_session_id.as_deref())
+            .await?;
         let max = core.config.scheduler.max_depth;
         if depth > max {
             return Err(OrchestratorError::DepthLimit { depth, max });

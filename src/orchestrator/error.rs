@@ -7,8 +7,15 @@ use super::ledger::LedgerError;
 pub enum OrchestratorError {
     #[error("unknown agent `{name}`; tasks can be delegated to: {known}")]
     UnknownAgent { name: String, known: String },
+    #[error(
+        "`{name}` is the primary agent and runs missions itself; tasks can be delegated to: {known}"
+    )]
+    NotDelegable { name: String, known: String },
     #[error("invalid `{field}`: {message}")]
-    InvalidArgument { field: &'static str, message: String },
+    InvalidArgument {
+        field: &'static str,
+        message: String,
+    },
     #[error(
         "delegation depth limit reached: this task would be at depth {depth}, and the limit is {max} (scheduler.maxDepth); do the work in this session instead"
     )]

@@ -22,7 +22,8 @@ pub fn task_id() -> String {
 mod tests {
     #[test]
     fn ids_are_unique_and_prefixed() {
-        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| super::task_id()).collect();
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| super::task_id()).collect();
         assert_eq!(ids.len(), 10_000);
         assert!(ids.iter().all(|i| i.starts_with("tsk_") && i.len() == 21));
     }

@@ -93,7 +93,9 @@ impl Orchestrator {
         let (ledger, recovered) =
             tokio::task::spawn_blocking(move || Ledger::open(options, ledger_bus))
                 .await
-                .map_err(|e| OrchestratorError::BackendUnavailable(format!("ledger open panicked: {e}")))??;
+                .map_err(|e| {
+                    OrchestratorError::BackendUnavailable(format!("ledger open panicked: {e}"))
+                })??;
         {
             let mut st = state.lock();
             for task in recovered.interrupted {
@@ -146,7 +148,8 @@ impl Orchestrator {
         self.core.state.lock().stop_accepting();
         self.core.shutdown.cancel();
         self.core.runners.close();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.core.runners.wait()).await;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.core.runners.wait()).await;
         self.core.ledger.close().await;
     }
 }

@@ -24,7 +24,10 @@ pub struct SessionRouter {
 
 impl SessionRouter {
     /// Starts routing events from `events` until the runtime closes the stream.
-    pub fn spawn(&self, mut events: broadcast::Receiver<SessionEvent>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(
+        &self,
+        mut events: broadcast::Receiver<SessionEvent>,
+    ) -> tokio::task::JoinHandle<()> {
         let waiters = self.waiters.clone();
         tokio::spawn(async move {
             loop {
@@ -36,7 +39,10 @@ impl SessionRouter {
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "session events were missed; rechecking every running session");
+                        tracing::warn!(
+                            missed,
+                            "session events were missed; rechecking every running session"
+                        );
                         for tx in waiters.lock().values() {
                             let _ = tx.send(Wake::Recheck);
                         }

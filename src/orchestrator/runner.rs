@@ -7,7 +7,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Core;
-use super::backend::{CreateSession, Prompt, SessionBackend, SessionErrorKind, SessionEvent, SessionOutput};
+use super::backend::{
+    CreateSession, Prompt, SessionBackend, SessionErrorKind, SessionEvent, SessionOutput,
+};
 use super::events::EventDraft;
 use super::ledger::Op;
 use super::router::Wake;
@@ -218,7 +220,10 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
         summary["durationMs"] = d.into();
     }
     ops.insert(0, Op::PutTask(task.clone()));
-    ops.push(Op::Event(EventDraft::new(task.status.event_type(), summary)));
+    ops.push(Op::Event(EventDraft::new(
+        task.status.event_type(),
+        summary,
+    )));
     if task.background
         && let Some(parent) = &task.parent_session_id
     {

@@ -475,7 +475,10 @@ mod tests {
             hot.put(t);
         }
         assert_eq!(hot.len(), 3);
-        assert!(hot.get("r").is_some(), "unfinished tasks are never archived");
+        assert!(
+            hot.get("r").is_some(),
+            "unfinished tasks are never archived"
+        );
         assert!(hot.get("f0").is_none() && hot.get("f1").is_none());
         assert!(hot.by_session("s_f0").is_none());
         assert_eq!(hot.by_session("s_f3").map(|t| t.id.as_str()), Some("f3"));

@@ -145,7 +145,10 @@ impl Task {
                 obj.insert(k.to_string(), val);
             }
         };
-        put("parentSessionId", self.parent_session_id.clone().map(Into::into));
+        put(
+            "parentSessionId",
+            self.parent_session_id.clone().map(Into::into),
+        );
         put("parentTaskId", self.parent_task_id.clone().map(Into::into));
         put("sessionId", self.session_id.clone().map(Into::into));
         put("model", self.model.clone().map(Into::into));
@@ -157,6 +160,10 @@ impl Task {
 
     pub fn duration_ms(&self) -> Option<Millis> {
         let start = self.started_at?;
-        Some(self.finished_at.unwrap_or_else(now_ms).saturating_sub(start))
+        Some(
+            self.finished_at
+                .unwrap_or_else(now_ms)
+                .saturating_sub(start),
+        )
     }
 }

@@ -116,7 +116,11 @@ where
             }
             Err(rejection) => {
                 reader.mark_previous_failed();
-                tracing::warn!(code = rejection.code, "rejected message: {}", rejection.message);
+                tracing::warn!(
+                    code = rejection.code,
+                    "rejected message: {}",
+                    rejection.message
+                );
                 if out_tx.send(error_reply(&rejection)).await.is_err() {
                     break;
                 }
@@ -228,7 +232,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 /// Forwards bus events to the client once it is initialized. A client that does not read
 /// only fills its own queue: the bus drops its oldest events for it and we tell it how many,
 /// so it can catch up with `orchestrator/events/replay`.
-pub(super) fn start_event_forwarding(conn: Arc<Connection>, mut events: broadcast::Receiver<Arc<Event>>) {
+pub(super) fn start_event_forwarding(
+    conn: Arc<Connection>,
+    mut events: broadcast::Receiver<Arc<Event>>,
+) {
     let mut initialized = conn.initialized.subscribe();
     tokio::spawn(async move {
         if initialized.wait_for(|ready| *ready).await.is_err() {

@@ -19,12 +19,17 @@ fn error(code: i64, message: String, data: serde_json::Value) -> Error {
 
 pub fn invalid_params(message: impl Into<String>) -> Error {
     let message = message.into();
-    error(codes::INVALID_PARAMS, message, json!({"kind": "invalid_params"}))
+    error(
+        codes::INVALID_PARAMS,
+        message,
+        json!({"kind": "invalid_params"}),
+    )
 }
 
 pub fn from_orchestrator(e: &OrchestratorError) -> Error {
     let (code, kind) = match e {
         OrchestratorError::UnknownAgent { .. } => (codes::INVALID_PARAMS, "unknown_agent"),
+        OrchestratorError::NotDelegable { .. } => (codes::INVALID_PARAMS, "not_delegable"),
         OrchestratorError::InvalidArgument { .. } => (codes::INVALID_PARAMS, "invalid_argument"),
         OrchestratorError::DepthLimit { .. } => (codes::DEPTH_LIMIT, "depth_limit"),
         OrchestratorError::QueueFull { .. } => (codes::QUEUE_FULL, "queue_full"),

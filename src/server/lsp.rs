@@ -35,7 +35,7 @@ pub enum CoreSource {
 
 /// `initializationOptions` of `initialize`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct InitOptions {
     workspace_root: Option<PathBuf>,
     opencode_url: Option<String>,
@@ -88,9 +88,10 @@ pub struct Session {
 impl Session {
     /// The orchestrator; tower-lsp only routes custom methods after a successful `initialize`.
     pub(super) fn orchestrator(&self) -> Result<&Orchestrator> {
-        self.conn.orchestrator.get().ok_or_else(|| {
-            Error::invalid_request()
-        })
+        self.conn
+            .orchestrator
+            .get()
+            .ok_or_else(Error::invalid_request)
     }
 
     pub(super) fn connection(&self) -> &Connection {
@@ -101,7 +102,9 @@ impl Session {
         match &self.conn.source {
             CoreSource::Shared(orch) => {
                 if opts.config.is_some() {
-                    tracing::warn!("initializationOptions.config ignored: this orchestrator is shared and already configured");
+                    tracing::warn!(
+                        "initializationOptions.config ignored: this orchestrator is shared and already configured"
+                    );
                 }
                 Ok(orch.clone())
             }
@@ -114,11 +117,11 @@ impl Session {
                     Some(b) => Ok(b.clone()),
                     None => match config.backend {
                         BackendKind::Scripted => Ok(Arc::new(ScriptedBackend::new().0)),
-                        BackendKind::Opencode => Err(
-                            "no agent runtime: this build has no OpenCode backend yet; \
+                        BackendKind::Opencode => {
+                            Err("no agent runtime: this build has no OpenCode backend yet; \
 set \"backend\": \"scripted\" in the config to use the scripted test runtime"
-                                .to_string(),
-                        ),
+                                .to_string())
+                        }
                     },
                 };
                 let orch = Orchestrator::open(OpenParams {
@@ -144,8 +147,14 @@ fn workspace_root(opts: &InitOptions, params: &InitializeParams) -> Result<PathB
         root.clone()
     } else if let Some(folder) = params.workspace_folders.as_ref().and_then(|f| f.first()) {
         uri_to_path(folder.uri.as_str())?
+    } else if let Some(uri) = root_uri(params) {
+        uri_to_path(&uri)?
     } else {
-        std::env::current_dir().map_err(|e| invalid_params(format!("no workspaceRoot given and the current directory is unreadable: {e}")))?
+        std::env::current_dir().map_err(|e| {
+            invalid_params(format!(
+                "no workspaceRoot given and the current directory is unreadable: {e}"
+            ))
+        })?
     };
     if !root.is_absolute() {
         return Err(invalid_params(format!(
@@ -160,6 +169,15 @@ fn workspace_root(opts: &InitOptions, params: &InitializeParams) -> Result<PathB
         )));
     }
     Ok(root)
+}
+
+/// The deprecated `rootUri` / `rootPath` fields, which older clients still send.
+#[allow(deprecated)]
+fn root_uri(params: &InitializeParams) -> Option<String> {
+    if let Some(uri) = &params.root_uri {
+        return Some(uri.as_str().to_string());
+    }
+    params.root_path.as_ref().map(|p| format!("file://{p}"))
 }
 
 fn uri_to_path(uri: &str) -> Result<PathBuf> {
@@ -212,7 +230,10 @@ impl LanguageServer for Session {
         *self.conn.client_name.lock() = client;
         *self.conn.opencode_url.lock() = opts.opencode_url.clone();
         // Subscribe now so nothing published between here and `initialized` is missed.
-        super::connection::start_event_forwarding(self.conn.clone(), orchestrator.bus().subscribe());
+        super::connection::start_event_forwarding(
+            self.conn.clone(),
+            orchestrator.bus().subscribe(),
+        );
         let _ = self.conn.orchestrator.set(orchestrator);
 
         let tools: Vec<&str> = self.conn.tools.list().iter().map(|t| t.name).collect();
@@ -241,7 +262,9 @@ impl LanguageServer for Session {
 }
 
 /// The tower-lsp service for one connection, with every `orchestrator/...` method.
-pub fn build_service(conn: Arc<Connection>) -> (LspService<Session>, tower_lsp_server::ClientSocket) {
+pub fn build_service(
+    conn: Arc<Connection>,
+) -> (LspService<Session>, tower_lsp_server::ClientSocket) {
     let builder: LspServiceBuilder<Session> = LspService::build(move |_client| Session { conn });
     builder
         .custom_method("orchestrator/task/delegate", methods::task_delegate::handle)

@@ -14,6 +14,10 @@ pub use lsp::CoreSource;
 /// Serves one client on stdin/stdout; returns the exit code LSP asks for.
 pub async fn serve_stdio(options: ConnectionOptions, source: CoreSource) -> i32 {
     let ended = serve_connection(tokio::io::stdin(), tokio::io::stdout(), options, source).await;
-    tracing::info!(exit_code = ended.exit_code, exit = ended.exit_received, "connection ended");
+    tracing::info!(
+        exit_code = ended.exit_code,
+        exit = ended.exit_received,
+        "connection ended"
+    );
     ended.exit_code
 }

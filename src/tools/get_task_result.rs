@@ -27,7 +27,10 @@ pub struct Args {
 
 /// The model-facing account of a task.
 pub(super) fn describe(task: &Task) -> String {
-    let head = format!("Task {} ({}, {}): {}", task.id, task.agent, task.description, task.status);
+    let head = format!(
+        "Task {} ({}, {}): {}",
+        task.id, task.agent, task.description, task.status
+    );
     match task.status {
         TaskStatus::Completed => format!(
             "{head}\n\n{}",
@@ -39,7 +42,9 @@ pub(super) fn describe(task: &Task) -> String {
         ),
         _ => format!(
             "{head}. {}",
-            task.error.as_deref().unwrap_or("No further detail was recorded.")
+            task.error
+                .as_deref()
+                .unwrap_or("No further detail was recorded.")
         ),
     }
 }

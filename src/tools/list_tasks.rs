@@ -49,7 +49,11 @@ By default only the tasks this session delegated; set all=true for every task.";
     ) -> Result<ToolOutput, OrchestratorError> {
         let page = orchestrator
             .list(TaskFilter {
-                parent_session_id: if args.all { None } else { ctx.session_id.clone() },
+                parent_session_id: if args.all {
+                    None
+                } else {
+                    ctx.session_id.clone()
+                },
                 statuses: args.status,
                 agent: args.agent.map(|a| a.trim().to_ascii_lowercase()),
                 limit: args.limit,

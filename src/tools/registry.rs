@@ -21,7 +21,8 @@ pub struct ToolInfo {
 }
 
 type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send + 'a>>;
-type Caller = Arc<dyn for<'a> Fn(&'a Orchestrator, &'a ToolContext, Value) -> CallFuture<'a> + Send + Sync>;
+type Caller =
+    Arc<dyn for<'a> Fn(&'a Orchestrator, &'a ToolContext, Value) -> CallFuture<'a> + Send + Sync>;
 
 struct Entry {
     info: ToolInfo,
@@ -101,7 +102,13 @@ impl ToolRegistry {
             known: self.tools.keys().copied().collect::<Vec<_>>().join(", "),
         })?;
         if let Some(err) = entry.validator.iter_errors(&args).next() {
-            let field = err.instance_path().to_string();
+            let mut field = err.instance_path().to_string();
+            // A missing property is reported at its parent: name the property itself.
+            if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind()
+                && let Some(name) = property.as_str()
+            {
+                field = format!("{field}/{name}");
+            }
             let at = if field.is_empty() {
                 String::new()
             } else {

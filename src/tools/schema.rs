@@ -4,8 +4,8 @@
 //! written as plain optional properties rather than `["T", "null"]`: clients turn these schemas
 //! into their own validators, and `null` is never a meaningful argument.
 
-use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 pub fn for_args<T: JsonSchema>() -> Value {
@@ -38,7 +38,10 @@ fn strip_null(v: &mut Value) {
                 values.retain(|x| !x.is_null());
             }
             if let Some(Value::Array(any)) = obj.get_mut("anyOf") {
-                any.retain(|s| s.get("type") != Some(&Value::from("null")) && s.get("const") != Some(&Value::Null));
+                any.retain(|s| {
+                    s.get("type") != Some(&Value::from("null"))
+                        && s.get("const") != Some(&Value::Null)
+                });
                 if any.len() == 1 {
                     let only = any.remove(0);
                     obj.remove("anyOf");

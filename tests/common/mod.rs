@@ -62,15 +62,31 @@ pub fn connect_with(source: CoreSource, options: ConnectionOptions, pipe: usize)
 }
 
 /// Connects a client that never reads what the server writes.
-pub fn connect_deaf(source: CoreSource, pipe: usize) -> (WriteHalf<DuplexStream>, ReadHalf<DuplexStream>, JoinHandle<Ended>) {
+pub fn connect_deaf(
+    source: CoreSource,
+    pipe: usize,
+) -> (
+    WriteHalf<DuplexStream>,
+    ReadHalf<DuplexStream>,
+    JoinHandle<Ended>,
+) {
     let (client_io, server_io) = tokio::io::duplex(pipe);
     let (server_read, server_write) = tokio::io::split(server_io);
-    let server = tokio::spawn(serve_connection(server_read, server_write, ConnectionOptions::default(), source));
+    let server = tokio::spawn(serve_connection(
+        server_read,
+        server_write,
+        ConnectionOptions::default(),
+        source,
+    ));
     let (read, writer) = tokio::io::split(client_io);
     (writer, read, server)
 }
 
-async fn read_loop(mut read: ReadHalf<DuplexStream>, pending: Pending, inbox: mpsc::UnboundedSender<Value>) {
+async fn read_loop(
+    mut read: ReadHalf<DuplexStream>,
+    pending: Pending,
+    inbox: mpsc::UnboundedSender<Value>,
+) {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 65536];
     loop {
@@ -78,9 +94,15 @@ async fn read_loop(mut read: ReadHalf<DuplexStream>, pending: Pending, inbox: mp
         while let Some((body, used)) = parse_frame(&buf) {
             buf.drain(..used);
             let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
-                panic!("server wrote invalid JSON: {}", String::from_utf8_lossy(&body));
+                panic!(
+                    "server wrote invalid JSON: {}",
+                    String::from_utf8_lossy(&body)
+                );
             };
-            let key = msg.get("id").filter(|_| msg.get("method").is_none()).map(|id| id.to_string());
+            let key = msg
+                .get("id")
+                .filter(|_| msg.get("method").is_none())
+                .map(|id| id.to_string());
             match key.and_then(|k| pending.lock().remove(&k)) {
                 Some(tx) => {
                     let _ = tx.send(msg);
@@ -135,7 +157,11 @@ impl Client {
     }
 
     /// Sends a request and returns its id and a receiver for the reply.
-    pub async fn send_request(&mut self, method: &str, params: Value) -> (i64, oneshot::Receiver<Value>) {
+    pub async fn send_request(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> (i64, oneshot::Receiver<Value>) {
         self.next_id += 1;
         let id = self.next_id;
         let (tx, rx) = oneshot::channel();
@@ -229,8 +255,11 @@ impl Client {
     }
 
     pub async fn get(&mut self, task_id: &str, wait_ms: u64) -> Value {
-        self.ok("orchestrator/task/get", json!({"taskId": task_id, "waitMs": wait_ms}))
-            .await["task"]
+        self.ok(
+            "orchestrator/task/get",
+            json!({"taskId": task_id, "waitMs": wait_ms}),
+        )
+        .await["task"]
             .clone()
     }
 
@@ -272,7 +301,12 @@ pub fn script(s: Value) -> String {
 pub fn scripted() -> (CoreSource, ScriptedHandle) {
     let (backend, handle) = ScriptedBackend::new();
     let backend: Arc<dyn SessionBackend> = Arc::new(backend);
-    (CoreSource::OnInitialize { backend: Some(backend) }, handle)
+    (
+        CoreSource::OnInitialize {
+            backend: Some(backend),
+        },
+        handle,
+    )
 }
 
 pub struct Workspace {
