@@ -105,7 +105,6 @@ fn serve(
     let options = ConnectionOptions {
         max_frame_bytes: max_frame_bytes.unwrap_or(config.transport.max_frame_bytes),
         concurrency: concurrency.unwrap_or(config.transport.concurrency),
-        ..ConnectionOptions::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -15,7 +15,7 @@ async fn delegate_runs_and_completes_with_events_in_order() {
     let r = c
         .ok(
             "orchestrator/task/delegate",
-            json!({"agent": "Builder", "description": "add a button", "prompt": script(json!({"reply": "button added", "reasoning": "easy"})), "parentSessionId": "ses_root"}),
+            json!({"agent": "Builder", "description": "add a button", "prompt": script(json!({"reply": "button added", "reasoning": "easy", "progress": ["editing src/app.rs"]})), "parentSessionId": "ses_root"}),
         )
         .await;
     let id = r["task"]["id"].as_str().unwrap().to_string();
@@ -243,7 +243,7 @@ async fn cancel_queued_and_running_tasks() {
     let running = c.delegate("builder", &script(json!({"hang": true}))).await;
     let queued = c.delegate("builder", "waits").await;
     wait_for_stats(&mut c, |s| s["running"] == 1).await;
-    c.wait_event("task.progress", &running).await;
+    c.wait_event("task.started", &running).await;
 
     let r = c
         .ok("orchestrator/task/cancel", json!({"taskId": queued}))
@@ -279,7 +279,7 @@ async fn cancel_queued_and_running_tasks() {
 async fn a_task_past_its_ttl_is_timed_out_and_its_session_aborted() {
     let (mut c, h, _ws) = start(json!({"scheduler": {"taskTtlMinutes": 60}})).await;
     let id = c.delegate("builder", &script(json!({"hang": true}))).await;
-    c.wait_event("task.progress", &id).await;
+    c.wait_event("task.started", &id).await;
     // Jump the clock past the TTL instead of waiting an hour.
     tokio::time::pause();
     tokio::time::advance(std::time::Duration::from_secs(61 * 60)).await;
@@ -327,7 +327,7 @@ async fn restart_marks_running_tasks_interrupted_and_requeues_waiting_ones() {
     let mut c = connect(source);
     c.initialize(&ws.root(), config.clone()).await;
     let running = c.delegate("builder", &script(json!({"hang": true}))).await;
-    c.wait_event("task.progress", &running).await;
+    c.wait_event("task.started", &running).await;
     let waiting = c.delegate("builder", "runs after restart").await;
     let done = c.delegate("librarian", "finished before").await;
     assert_eq!(c.get(&done, 10_000).await["status"], "completed");

@@ -19,6 +19,10 @@ use super::task::{Task, TaskStatus, now_ms};
 /// How long an abort may take before we stop waiting for it.
 const ABORT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// At most one progress event per task in this interval: the ledger keeps every event, and a
+/// busy session can report many steps a second.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
 enum Outcome {
     Completed(SessionOutput),
     Failed(String),
@@ -47,17 +51,6 @@ async fn drive(core: &Arc<Core>, task_id: &str, cancel: &CancellationToken) -> O
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("could not load the task: {e}")),
     };
-    task.status = TaskStatus::Running;
-    task.started_at = Some(now_ms());
-    let started = EventDraft::new(TaskStatus::Running.event_type(), task.summary());
-    if let Err(e) = core
-        .ledger
-        .commit(vec![Op::PutTask(task.clone()), Op::Event(started)])
-        .await
-    {
-        return Outcome::Failed(format!("could not record the start: {e}"));
-    }
-
     let deadline = tokio::time::Instant::now() + core.config.task_ttl();
     let mut session: Option<String> = task.session_id.clone();
     let outcome = {
@@ -107,22 +100,21 @@ async fn converse(
                 Err(e) => return Outcome::Failed(format!("could not create a session: {e}")),
             };
             *session = Some(id.clone());
-            task.session_id = Some(id.clone());
-            let progress = EventDraft::new(
-                "task.progress",
-                json!({"taskId": task.id, "sessionId": id, "stage": "session_created"}),
-            );
-            // Recorded before prompting so a restart can find the session again.
-            if let Err(e) = core
-                .ledger
-                .commit(vec![Op::PutTask(task.clone()), Op::Event(progress)])
-                .await
-            {
-                return Outcome::Failed(format!("could not record the session: {e}"));
-            }
             id
         }
     };
+    task.status = TaskStatus::Running;
+    task.started_at = Some(now_ms());
+    task.session_id = Some(session_id.clone());
+    let started = EventDraft::new(TaskStatus::Running.event_type(), task.summary());
+    // Recorded before prompting, with the session, so a restart can find the session again.
+    if let Err(e) = core
+        .ledger
+        .commit(vec![Op::PutTask(task.clone()), Op::Event(started)])
+        .await
+    {
+        return Outcome::Failed(format!("could not record the start: {e}"));
+    }
 
     let mut wakes = core.router.register(&session_id);
     let mut tools = std::collections::BTreeMap::new();
@@ -140,6 +132,7 @@ async fn converse(
         return Outcome::Failed(format!("the prompt was not accepted: {e}"));
     }
 
+    let mut last_progress: Option<tokio::time::Instant> = None;
     loop {
         let Some(wake) = wakes.recv().await else {
             return Outcome::Failed("lost the agent runtime's session events".into());
@@ -169,6 +162,20 @@ async fn converse(
                 return Outcome::Failed("the session was deleted before it finished".into());
             }
             Wake::Event(SessionEvent::Busy { .. }) => continue,
+            Wake::Event(SessionEvent::Progress { message, .. }) => {
+                let now = tokio::time::Instant::now();
+                if last_progress.is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL) {
+                    continue;
+                }
+                last_progress = Some(now);
+                let event = EventDraft::new(
+                    "task.progress",
+                    json!({"taskId": task.id, "sessionId": session_id, "message": message}),
+                );
+                if let Err(e) = core.ledger.commit(vec![Op::Event(event)]).await {
+                    tracing::warn!(task_id = %task.id, "could not record progress: {e}");
+                }
+            }
         }
     }
 }

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Semaphore, broadcast};
 use tower::Service;
 
-use super::framing::{FrameReader, encode_frame};
+use super::framing::FrameReader;
 use super::lsp::{Connection, CoreSource, build_service};
 use super::message::{Incoming, Rejection, classify, error_reply};
+use super::output::Output;
 use super::protocol::{EVENT_NOTIFICATION, EVENTS_DROPPED_NOTIFICATION, notification};
 use crate::orchestrator::events::Event;
 use crate::tools::ToolRegistry;
@@ -26,8 +27,6 @@ pub struct ConnectionOptions {
     pub max_frame_bytes: usize,
     /// Requests handled at once (notifications are never held back by this).
     pub concurrency: usize,
-    /// Frames queued for the client before writers wait.
-    pub out_queue: usize,
 }
 
 impl Default for ConnectionOptions {
@@ -36,7 +35,6 @@ impl Default for ConnectionOptions {
         Self {
             max_frame_bytes: t.max_frame_bytes,
             concurrency: t.concurrency,
-            out_queue: 1024,
         }
     }
 }
@@ -61,26 +59,23 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (out_tx, out_rx) = mpsc::channel::<String>(options.out_queue.max(1));
-    let stop_writer = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_loop(output, out_rx, stop_writer.clone()));
-
+    let out = Arc::new(Output::new(output));
     let conn = Arc::new(Connection::new(
         source,
         Arc::new(ToolRegistry::builtin()),
-        out_tx.clone(),
+        out.clone(),
     ));
     let (mut service, socket) = build_service(conn.clone());
     let (mut server_requests, mut client_responses) = socket.split();
 
     // Server-to-client requests and notifications that tower-lsp's `Client` produces.
-    let loopback_out = out_tx.clone();
+    let loopback_out = out.clone();
     let loopback = tokio::spawn(async move {
         while let Some(req) = server_requests.next().await {
             let Ok(text) = serde_json::to_string(&req) else {
                 continue;
             };
-            if loopback_out.send(text).await.is_err() {
+            if loopback_out.send(&text).await.is_err() {
                 break;
             }
         }
@@ -101,7 +96,7 @@ where
             Err(e) => {
                 tracing::warn!("bad frame: {e}");
                 let reply = error_reply(&Rejection::from(e));
-                if out_tx.send(reply).await.is_err() {
+                if out.send(&reply).await.is_err() {
                     break;
                 }
                 continue;
@@ -121,7 +116,7 @@ where
                     "rejected message: {}",
                     rejection.message
                 );
-                if out_tx.send(error_reply(&rejection)).await.is_err() {
+                if out.send(&error_reply(&rejection)).await.is_err() {
                     break;
                 }
                 continue;
@@ -147,16 +142,32 @@ where
         {
             break;
         }
-        let fut = service.call(request);
-        let out = out_tx.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            if let Ok(Some(response)) = fut.await
-                && let Ok(text) = serde_json::to_string(&response)
-            {
-                let _ = out.send(text).await;
+        let mut fut = service.call(request);
+        // Most requests finish without waiting on anything: answer those right here instead
+        // of paying for a spawned task.
+        let ready = futures::FutureExt::now_or_never(&mut fut);
+        match ready {
+            Some(result) => {
+                drop(permit);
+                if let Ok(Some(response)) = result
+                    && let Ok(text) = serde_json::to_string(&response)
+                    && out.send(&text).await.is_err()
+                {
+                    break;
+                }
             }
-        });
+            None => {
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    if let Ok(Some(response)) = fut.await
+                        && let Ok(text) = serde_json::to_string(&response)
+                    {
+                        let _ = out.send(&text).await;
+                    }
+                });
+            }
+        }
     }
 
     let exit_code = if exit_received && conn.shutdown_requested.load(Ordering::SeqCst) {
@@ -165,9 +176,9 @@ where
         1
     };
     loopback.abort();
-    // Deliver what is already queued, then stop writing even if handlers are still running.
-    stop_writer.notify_one();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    // Stop writing even if handlers are still running; a frame being written may finish, but a
+    // client that stopped reading cannot hold us here.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), out.close()).await;
     if conn.owns_orchestrator.load(Ordering::SeqCst)
         && let Some(orch) = conn.orchestrator.get()
     {
@@ -193,40 +204,6 @@ fn resize(slots: &Arc<Semaphore>, from: usize, to: usize) -> usize {
         });
     }
     to
-}
-
-/// Writes queued frames, flushing whenever the queue runs dry.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    output: W,
-    mut rx: mpsc::Receiver<String>,
-    stop: Arc<Notify>,
-) {
-    let mut w = BufWriter::with_capacity(64 * 1024, output);
-    loop {
-        let msg = tokio::select! {
-            biased;
-            msg = rx.recv() => msg,
-            _ = stop.notified() => {
-                while let Ok(msg) = rx.try_recv() {
-                    if w.write_all(&encode_frame(msg.as_bytes())).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = w.flush().await;
-                return;
-            }
-        };
-        let Some(msg) = msg else {
-            let _ = w.flush().await;
-            return;
-        };
-        if w.write_all(&encode_frame(msg.as_bytes())).await.is_err() {
-            return;
-        }
-        if rx.is_empty() && w.flush().await.is_err() {
-            return;
-        }
-    }
 }
 
 /// Forwards bus events to the client once it is initialized. A client that does not read
@@ -258,7 +235,7 @@ pub(super) fn start_event_forwarding(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             };
-            if conn.out.send(text).await.is_err() {
+            if conn.out.send(&text).await.is_err() {
                 break;
             }
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Deserialize;
-use tokio::sync::{OnceCell, mpsc, watch};
+use tokio::sync::{OnceCell, watch};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::lsp_types::{
     InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
@@ -55,7 +55,7 @@ pub struct Connection {
     pub(super) client_name: parking_lot::Mutex<Option<String>>,
     pub(super) opencode_url: parking_lot::Mutex<Option<String>>,
     /// Frames to write to this client.
-    pub(super) out: mpsc::Sender<String>,
+    pub(super) out: Arc<super::output::Output>,
     /// Whether this connection opened its orchestrator (and so must close it).
     pub(super) owns_orchestrator: AtomicBool,
     /// Transport settings from the workspace config, for the transport loop to apply.
@@ -63,7 +63,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(source: CoreSource, tools: Arc<ToolRegistry>, out: mpsc::Sender<String>) -> Self {
+    pub fn new(
+        source: CoreSource,
+        tools: Arc<ToolRegistry>,
+        out: Arc<super::output::Output>,
+    ) -> Self {
         Self {
             source,
             orchestrator: OnceCell::new(),

@@ -6,6 +6,7 @@ pub mod framing;
 mod lsp;
 pub mod message;
 mod methods;
+mod output;
 pub mod protocol;
 
 pub use connection::{ConnectionOptions, Ended, serve_connection};
@@ -13,11 +14,29 @@ pub use lsp::CoreSource;
 
 /// Serves one client on stdin/stdout; returns the exit code LSP asks for.
 pub async fn serve_stdio(options: ConnectionOptions, source: CoreSource) -> i32 {
-    let ended = serve_connection(tokio::io::stdin(), tokio::io::stdout(), options, source).await;
+    let ended = match (pipe_stdin(), pipe_stdout()) {
+        // Pipes (how editors and plugins start us) are read and written directly through the
+        // event loop; tokio's generic stdin/stdout go through a blocking thread per read and
+        // write, which costs a thread hop on every message.
+        (Some(input), Some(output)) => serve_connection(input, output, options, source).await,
+        _ => serve_connection(tokio::io::stdin(), tokio::io::stdout(), options, source).await,
+    };
     tracing::info!(
         exit_code = ended.exit_code,
         exit = ended.exit_received,
         "connection ended"
     );
     ended.exit_code
+}
+
+fn pipe_stdin() -> Option<tokio::net::unix::pipe::Receiver> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
+}
+
+fn pipe_stdout() -> Option<tokio::net::unix::pipe::Sender> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+    tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok()
 }

@@ -65,6 +65,11 @@ pub enum SessionEvent {
     Idle {
         session_id: String,
     },
+    /// What the session is doing now (e.g. the tool it runs), for people watching.
+    Progress {
+        session_id: String,
+        message: String,
+    },
     Error {
         session_id: String,
         kind: SessionErrorKind,
@@ -80,6 +85,7 @@ impl SessionEvent {
         match self {
             SessionEvent::Busy { session_id }
             | SessionEvent::Idle { session_id }
+            | SessionEvent::Progress { session_id, .. }
             | SessionEvent::Error { session_id, .. }
             | SessionEvent::Deleted { session_id } => session_id,
         }

@@ -6,6 +6,7 @@
 //! ```json
 //! {"script": {"delayMs": 50, "reply": "text", "reasoning": "why",
 //!             "gate": "g1", "hang": false, "fail": null, "failKind": "rate_limit",
+//!             "progress": ["reading files"],
 //!             "usage": {"inputTokens": 10, "outputTokens": 5, "reasoningTokens": 0, "cost": 0.01}}}
 //! ```
 //!
@@ -42,6 +43,8 @@ struct Script {
     fail: Option<String>,
     fail_kind: Option<String>,
     usage: Option<Usage>,
+    #[serde(default)]
+    progress: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +219,12 @@ impl SessionBackend for ScriptedBackend {
             let played = async {
                 if let Some(gate) = &script.gate {
                     shared.wait_gate(gate).await;
+                }
+                for message in &script.progress {
+                    let _ = events.send(SessionEvent::Progress {
+                        session_id: session_id.clone(),
+                        message: message.clone(),
+                    });
                 }
                 if script.delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(script.delay_ms)).await;
