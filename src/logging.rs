@@ -22,7 +22,12 @@ pub fn init(
         .create(true)
         .append(true)
         .open(path)?;
-    let (writer, guard) = tracing_appender::non_blocking(file);
+    // The default queue holds 128,000 lines and is allocated (about 4 MB) up front; a few
+    // thousand lines is plenty for a log that writes a line per notable event.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(4096)
+        .lossy(true)
+        .finish(file);
     let filter = env_filter(level);
     let (filter, handle) = reload::Layer::new(filter);
     let _ = RELOAD.set(handle);

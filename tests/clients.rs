@@ -167,3 +167,28 @@ async fn a_lagging_client_is_told_how_many_events_it_lost() {
     assert_eq!(slow.shutdown().await.exit_code, 0);
     orch.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_orchestrator_refuses_new_tasks_clearly() {
+    let ws = Workspace::new();
+    let orch = shared(
+        &ws,
+        Config {
+            backend: BackendKind::Scripted,
+            ..Config::default()
+        },
+    )
+    .await;
+    let mut c = connect(CoreSource::Shared(orch.clone()));
+    c.initialize(&ws.root(), json!({})).await;
+    orch.shutdown().await;
+    let e = c
+        .err(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "late", "prompt": "x"}),
+        )
+        .await;
+    assert_eq!(e.code, -32015);
+    assert!(e.message.contains("shutting down"), "{}", e.message);
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}

@@ -142,10 +142,18 @@ where
         {
             break;
         }
+        // The lifecycle requests are answered before anything after them is read: a client
+        // that pipelines `initialize` and its first requests, or `shutdown` and `exit`, gets
+        // them in order.
+        let in_order = matches!(request.method(), "initialize" | "shutdown");
         let mut fut = service.call(request);
-        // Most requests finish without waiting on anything: answer those right here instead
-        // of paying for a spawned task.
-        let ready = futures::FutureExt::now_or_never(&mut fut);
+        // Most other requests finish without waiting on anything: answer those right here
+        // instead of paying for a spawned task.
+        let ready = if in_order {
+            Some((&mut fut).await)
+        } else {
+            futures::FutureExt::now_or_never(&mut fut)
+        };
         match ready {
             Some(result) => {
                 drop(permit);
