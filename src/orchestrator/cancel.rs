@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use super::events::EventDraft;
 use super::ledger::Op;
 use super::task::{Task, TaskStatus, now_ms};
 use super::{Orchestrator, OrchestratorError};
@@ -34,18 +33,8 @@ impl Orchestrator {
             task.status = TaskStatus::Cancelled;
             task.finished_at = Some(now_ms());
             task.error = Some("cancelled before it started".into());
-            let mut ops = vec![
-                Op::PutTask(task.clone()),
-                Op::Event(EventDraft::new(task.status.event_type(), task.summary())),
-            ];
-            if task.background
-                && let Some(parent) = &task.parent_session_id
-            {
-                ops.push(Op::Notice {
-                    parent_session_id: parent.clone(),
-                    task_id: task.id.clone(),
-                });
-            }
+            let mut ops = vec![Op::PutTask(task.clone())];
+            ops.extend(super::runner::ending_ops(&task));
             core.ledger.commit(ops).await?;
             return Ok(CancelOutcome {
                 task,

@@ -222,15 +222,24 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
         }
         Outcome::Shutdown => return,
     }
+    ops.insert(0, Op::PutTask(task.clone()));
+    ops.extend(ending_ops(&task));
+    if let Err(e) = core.ledger.commit(ops).await {
+        tracing::error!(task_id, "could not record the end of the task: {e}");
+    }
+}
+
+/// The event announcing a finished task and, for a background task, the notice that wakes its
+/// parent session: what every way of ending a task records with the task itself.
+pub(super) fn ending_ops(task: &Task) -> Vec<Op> {
     let mut summary = task.summary();
     if let Some(d) = task.duration_ms() {
         summary["durationMs"] = d.into();
     }
-    ops.insert(0, Op::PutTask(task.clone()));
-    ops.push(Op::Event(EventDraft::new(
+    let mut ops = vec![Op::Event(EventDraft::new(
         task.status.event_type(),
         summary,
-    )));
+    ))];
     if task.background
         && let Some(parent) = &task.parent_session_id
     {
@@ -239,7 +248,5 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
             task_id: task.id.clone(),
         });
     }
-    if let Err(e) = core.ledger.commit(ops).await {
-        tracing::error!(task_id, "could not record the end of the task: {e}");
-    }
+    ops
 }
