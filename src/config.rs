@@ -20,15 +20,68 @@ pub struct Config {
     pub events: EventsConfig,
     pub transport: TransportConfig,
     pub log: LogConfig,
+    pub recovery: RecoveryConfig,
+    pub opencode: OpencodeConfig,
     /// Which agent runtime runs delegated tasks. `scripted` is the in-process runtime used by
     /// tests and benchmarks: it answers each prompt from a script carried in the prompt itself.
     pub backend: BackendKind,
 }
 
+/// Retrying a task whose session failed with a passing error (rate limits, overload, 5xx).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RecoveryConfig {
+    /// Retries per task after a retryable error (0-20).
+    pub max_retries: u32,
+    /// First backoff; doubled each retry, with up to 50% random jitter (1-600000).
+    pub base_delay_ms: u64,
+    /// Longest backoff (1-3600000).
+    pub max_delay_ms: u64,
+    /// Case-insensitive fragments of an error message that make it retryable, on top of the
+    /// rate-limit and overload errors that always are.
+    pub retry_on: Vec<String>,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base_delay_ms: 2_000,
+            max_delay_ms: 60_000,
+            retry_on: [
+                "429",
+                "rate limit",
+                "overloaded",
+                "500",
+                "502",
+                "503",
+                "504",
+                "timeout",
+                "timed out",
+                "econnreset",
+                "socket hang up",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        }
+    }
+}
+
+/// The OpenCode side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct OpencodeConfig {
+    /// OpenCode's server URL when the client does not give one (`initializationOptions.opencodeUrl` wins).
+    pub url: Option<String>,
+    /// Minutes a finished child session is kept before it is deleted; 0 keeps them (0-10080).
+    pub retention_minutes: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum BackendKind {
-    /// OpenCode's server (HTTP + events). Not part of this build yet: delegation is refused.
+    /// OpenCode: its HTTP server when a URL answers, else the bridge through the OpenCode plugin.
     #[default]
     Opencode,
     /// The scripted in-process runtime (tests, benchmarks).
@@ -316,6 +369,38 @@ impl Config {
             1,
             10_000,
         )?;
+        range(
+            "recovery.maxRetries",
+            u64::from(self.recovery.max_retries),
+            0,
+            20,
+        )?;
+        range(
+            "recovery.baseDelayMs",
+            self.recovery.base_delay_ms,
+            1,
+            600_000,
+        )?;
+        range(
+            "recovery.maxDelayMs",
+            self.recovery.max_delay_ms,
+            1,
+            3_600_000,
+        )?;
+        range(
+            "opencode.retentionMinutes",
+            self.opencode.retention_minutes,
+            0,
+            10_080,
+        )?;
+        if let Some(url) = &self.opencode.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(bad(
+                "opencode.url",
+                format!("must be an http(s) URL, got `{url}`"),
+            ));
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(bad("log.level", format!("not a valid log filter: {e}")));
         }

@@ -336,9 +336,14 @@ async fn restart_marks_running_tasks_interrupted_and_requeues_waiting_ones() {
     let (source, _h) = scripted();
     let mut c = connect(source);
     c.initialize(&ws.root(), config).await;
-    let t = c.get(&running, 0).await;
+    // Its session is gone (a new runtime): the re-attach gives up and says why.
+    let t = c.get(&running, 10_000).await;
     assert_eq!(t["status"], "interrupted", "{t}");
-    assert!(t["error"].as_str().unwrap().contains("stopped"), "{t}");
+    assert!(
+        t["error"].as_str().unwrap().contains("stopped")
+            && t["error"].as_str().unwrap().contains("no longer exists"),
+        "{t}"
+    );
     assert_eq!(c.get(&waiting, 10_000).await["status"], "completed");
     assert_eq!(c.get(&done, 0).await["result"], "done: finished before");
     // The interruption was announced and recorded like any other change.
@@ -365,15 +370,68 @@ async fn a_failing_session_fails_the_task_with_its_error() {
     let id = c
         .delegate(
             "builder",
-            &script(json!({"fail": "model exploded", "failKind": "overloaded"})),
+            &script(json!({"fail": "invalid api key", "failKind": "auth"})),
         )
         .await;
     let t = c.get(&id, 10_000).await;
     assert_eq!(t["status"], "failed");
     assert!(
-        t["error"].as_str().unwrap().contains("model exploded"),
+        t["error"]
+            .as_str()
+            .unwrap()
+            .contains("authentication failed: invalid api key"),
         "{t}"
     );
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn passing_errors_are_retried_with_backoff_and_each_retry_is_an_event() {
+    let (mut c, h, _ws) = start(json!({"recovery": {"baseDelayMs": 5, "maxDelayMs": 20}})).await;
+    let id = c
+        .delegate("builder", &script(json!({"fail": "Too Many Requests", "failKind": "rate_limit", "failTimes": 2, "reply": "made it"})))
+        .await;
+    let events = c
+        .events_until(|e| e["type"] == "task.completed" && e["data"]["taskId"] == id)
+        .await;
+    let retries: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "task.retry")
+        .collect();
+    assert_eq!(retries.len(), 2);
+    assert_eq!(retries[0]["data"]["attempt"], 1);
+    assert_eq!(retries[1]["data"]["attempt"], 2);
+    assert!(
+        retries[0]["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Too Many Requests")
+    );
+    assert_eq!(c.get(&id, 0).await["result"], "made it");
+    assert_eq!(h.prompts(), 3, "one prompt and two retries");
+
+    // A 5xx is retryable through recovery.retryOn; it gives up after maxRetries.
+    let id = c
+        .delegate(
+            "builder",
+            &script(json!({"fail": "APIError (503): upstream unavailable"})),
+        )
+        .await;
+    let t = c.get(&id, 10_000).await;
+    assert_eq!(t["status"], "failed");
+    assert!(
+        t["error"].as_str().unwrap().contains("after 3 retries"),
+        "{t}"
+    );
+    // Errors that cannot pass are not retried.
+    let id = c
+        .delegate(
+            "builder",
+            &script(json!({"fail": "prompt is too long", "failKind": "context_too_long"})),
+        )
+        .await;
+    let t = c.get(&id, 10_000).await;
+    assert!(!t["error"].as_str().unwrap().contains("retries"), "{t}");
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
 

@@ -18,6 +18,14 @@ pub fn task_id() -> String {
     format!("tsk_{:011x}{:06x}", now_ms(), suffix)
 }
 
+/// A random number from the OS-seeded hasher (jitter, not cryptography).
+pub fn random_u64() -> u64 {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -197,8 +197,12 @@ impl std::fmt::Debug for OpenOptions {
 /// What `open` found left over by the previous process.
 #[derive(Debug, Clone, Default)]
 pub struct Recovered {
-    /// Tasks that were `running`; now `interrupted`, persisted, each with a `task.interrupted` event.
+    /// Tasks that were `running` before they had a session; now `interrupted`, persisted, each
+    /// with a `task.interrupted` event.
     pub interrupted: Vec<Task>,
+    /// Tasks that were `running` in a session: left as they are, for the orchestrator to
+    /// re-attach or interrupt.
+    pub running: Vec<Task>,
     /// Tasks still `queued`, oldest first, for the scheduler to queue again.
     pub requeue: Vec<Task>,
     /// Highest `seq` in the ledger after recovery (0 if there are no events).
@@ -834,6 +838,9 @@ fn recover(conn: &mut Connection) -> Result<(Recovered, u64, Vec<Event>), Ledger
             }
         };
         match task.status {
+            // A task whose session exists may still be running in the agent runtime: the
+            // orchestrator tries to re-attach it (and interrupts it if it cannot).
+            TaskStatus::Running if task.session_id.is_some() => recovered.running.push(task),
             TaskStatus::Running => {
                 task.status = TaskStatus::Interrupted;
                 task.finished_at = Some(now);

@@ -64,6 +64,8 @@ pub(crate) struct Core {
     runners: TaskTracker,
     shutdown: CancellationToken,
     started: Instant,
+    /// Tasks a previous process left running, waiting for [`Orchestrator::start_recovery`].
+    orphans: Mutex<Vec<scheduler::Started>>,
 }
 
 impl Orchestrator {
@@ -96,16 +98,21 @@ impl Orchestrator {
                 .map_err(|e| {
                     OrchestratorError::BackendUnavailable(format!("ledger open panicked: {e}"))
                 })??;
-        {
+        let orphans = {
             let mut st = state.lock();
             for task in recovered.interrupted {
+                st.hot_mut().put(task);
+            }
+            let orphans: Vec<_> = recovered.running.iter().map(|t| st.adopt(t)).collect();
+            for task in recovered.running {
                 st.hot_mut().put(task);
             }
             for task in recovered.requeue {
                 st.enqueue_recovered(&task);
                 st.hot_mut().put(task);
             }
-        }
+            orphans
+        };
         let router = SessionRouter::default();
         if let Ok(backend) = &backend {
             router.spawn(backend.subscribe());
@@ -121,6 +128,7 @@ impl Orchestrator {
             runners: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             started: Instant::now(),
+            orphans: Mutex::new(orphans),
         });
         core.dispatch();
         Ok(Orchestrator { core })
@@ -140,6 +148,18 @@ impl Orchestrator {
 
     pub fn ledger(&self) -> &Ledger {
         &self.core.ledger
+    }
+
+    /// Re-attaches the tasks a previous process left running (or records them `interrupted`).
+    /// Call once the agent runtime can be reached: for the plugin bridge, after the client's
+    /// `initialized`. Later calls do nothing.
+    pub fn start_recovery(&self) {
+        let orphans = std::mem::take(&mut *self.core.orphans.lock());
+        for started in orphans {
+            self.core
+                .runners
+                .spawn(runner::run(self.core.clone(), started));
+        }
     }
 
     /// Stops starting tasks, lets running ones go (they are re-attached or marked

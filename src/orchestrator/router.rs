@@ -34,8 +34,17 @@ impl SessionRouter {
                 match events.recv().await {
                     Ok(event) => {
                         let waiters = waiters.lock();
-                        if let Some(tx) = waiters.get(event.session_id()) {
-                            let _ = tx.send(Wake::Event(event));
+                        match event.session_id() {
+                            Some(id) => {
+                                if let Some(tx) = waiters.get(id) {
+                                    let _ = tx.send(Wake::Event(event));
+                                }
+                            }
+                            None => {
+                                for tx in waiters.values() {
+                                    let _ = tx.send(Wake::Recheck);
+                                }
+                            }
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -58,6 +67,14 @@ impl SessionRouter {
         let (tx, rx) = mpsc::unbounded_channel();
         self.waiters.lock().insert(session_id.to_string(), tx);
         rx
+    }
+
+    /// Asks the task waiting on this session to look at it again.
+    pub fn recheck(&self, session_id: &str) -> bool {
+        self.waiters
+            .lock()
+            .get(session_id)
+            .is_some_and(|tx| tx.send(Wake::Recheck).is_ok())
     }
 
     pub fn unregister(&self, session_id: &str) {

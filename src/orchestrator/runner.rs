@@ -26,6 +26,8 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 enum Outcome {
     Completed(SessionOutput),
     Failed(String),
+    /// The task was running when the orchestrator stopped and could not be picked up again.
+    Interrupted(String),
     Cancelled,
     TimedOut,
     /// The orchestrator is stopping: leave the task as it is in the ledger.
@@ -51,10 +53,25 @@ async fn drive(core: &Arc<Core>, task_id: &str, cancel: &CancellationToken) -> O
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("could not load the task: {e}")),
     };
-    let deadline = tokio::time::Instant::now() + core.config.task_ttl();
+    // A task already `running` was left by a previous process: follow its session again.
+    let reattaching = task.status == TaskStatus::Running;
+    let ttl = core.config.task_ttl();
+    let deadline = match (reattaching, task.started_at) {
+        (true, Some(started)) => {
+            let ran = Duration::from_millis(now_ms().saturating_sub(started));
+            tokio::time::Instant::now() + ttl.saturating_sub(ran)
+        }
+        _ => tokio::time::Instant::now() + ttl,
+    };
     let mut session: Option<String> = task.session_id.clone();
     let outcome = {
-        let work = converse(core, backend.as_ref(), &mut task, &mut session);
+        let work = async {
+            if reattaching {
+                reattach(core, backend.as_ref(), &task).await
+            } else {
+                converse(core, backend.as_ref(), &mut task, &mut session).await
+            }
+        };
         tokio::pin!(work);
         tokio::select! {
             biased;
@@ -117,47 +134,101 @@ async fn converse(
     }
 
     let mut wakes = core.router.register(&session_id);
+    let prompt = prompt_for(core, task);
+    if let Err(e) = backend.prompt(&session_id, prompt.clone()).await {
+        return Outcome::Failed(format!("the prompt was not accepted: {e}"));
+    }
+    follow(core, backend, task, &session_id, &prompt, &mut wakes).await
+}
+
+/// Picks up a task whose session was running when the previous process stopped.
+async fn reattach(core: &Arc<Core>, backend: &dyn SessionBackend, task: &Task) -> Outcome {
+    const LOST: &str = "the orchestrator stopped while this task was running";
+    let Some(session_id) = task.session_id.as_deref() else {
+        return Outcome::Interrupted(format!("{LOST}, before it had a session"));
+    };
+    match backend.exists(session_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::Interrupted(format!("{LOST}, and its session no longer exists"));
+        }
+        Err(e) => {
+            return Outcome::Interrupted(format!(
+                "{LOST}, and its session could not be looked up: {e}"
+            ));
+        }
+    }
+    if let Some(started) = task.started_at {
+        backend.track_turn(session_id, started);
+    }
+    let mut wakes = core.router.register(session_id);
+    // It may have finished, or stopped, while nobody was listening.
+    match backend.output(session_id).await {
+        Ok(out) if out.finished => return Outcome::Completed(out),
+        Ok(out) if out.failure.is_none() => match backend.is_busy(session_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Outcome::Interrupted(format!(
+                    "{LOST}, and its session stopped without an answer"
+                ));
+            }
+            Err(e) => return Outcome::Interrupted(format!("{LOST}: {e}")),
+        },
+        Ok(_) => {} // a failure: `follow` decides whether to retry
+        Err(e) => return Outcome::Interrupted(format!("{LOST}: {e}")),
+    }
+    tracing::info!(task_id = %task.id, session_id, "re-attached to a running task");
+    let event = EventDraft::new(
+        "task.reattached",
+        json!({"taskId": task.id, "sessionId": session_id}),
+    );
+    if let Err(e) = core.ledger.commit(vec![Op::Event(event)]).await {
+        tracing::warn!(task_id = %task.id, "could not record the re-attach: {e}");
+    }
+    let prompt = prompt_for(core, task);
+    // Look once more right away: the answer may have come between the check and the register.
+    let _ = core.router.recheck(session_id);
+    follow(core, backend, task, session_id, &prompt, &mut wakes).await
+}
+
+/// The prompt a task sends (and re-sends on retry).
+fn prompt_for(core: &Core, task: &Task) -> Prompt {
     let mut tools = std::collections::BTreeMap::new();
     if task.depth >= core.config.scheduler.max_depth {
         // A child at the depth limit may not delegate further.
         tools.insert("delegate_task".to_string(), false);
     }
-    let prompt = Prompt {
+    Prompt {
         agent: task.agent.clone(),
         model: task.model.clone(),
         text: task.prompt.clone(),
         tools,
-    };
-    if let Err(e) = backend.prompt(&session_id, prompt).await {
-        return Outcome::Failed(format!("the prompt was not accepted: {e}"));
     }
+}
 
+/// Waits for the session's answer to `prompt`, retrying passing errors with backoff.
+async fn follow(
+    core: &Arc<Core>,
+    backend: &dyn SessionBackend,
+    task: &Task,
+    session_id: &str,
+    prompt: &Prompt,
+    wakes: &mut tokio::sync::mpsc::UnboundedReceiver<Wake>,
+) -> Outcome {
+    let recovery = &core.config.recovery;
+    let mut attempts = 0u32;
     let mut last_progress: Option<tokio::time::Instant> = None;
     loop {
         let Some(wake) = wakes.recv().await else {
             return Outcome::Failed("lost the agent runtime's session events".into());
         };
         match wake {
-            Wake::Event(SessionEvent::Idle { .. }) | Wake::Recheck => {
-                match backend.output(&session_id).await {
-                    Ok(out) if out.finished => return Outcome::Completed(out),
-                    // Idle without a finished answer (e.g. an idle that belongs to an earlier
-                    // turn): keep waiting for the real end.
-                    Ok(_) => continue,
-                    Err(e) => return Outcome::Failed(format!("could not read the result: {e}")),
-                }
-            }
-            Wake::Event(SessionEvent::Error { kind, message, .. }) => {
-                let what = match kind {
-                    SessionErrorKind::RateLimit => "rate limited",
-                    SessionErrorKind::Overloaded => "model overloaded",
-                    SessionErrorKind::Auth => "authentication failed",
-                    SessionErrorKind::ContextTooLong => "context too long",
-                    SessionErrorKind::Aborted => "aborted",
-                    SessionErrorKind::Other => "session error",
-                };
-                return Outcome::Failed(format!("{what}: {message}"));
-            }
+            // An error is read from the session itself, like an idle: OpenCode records it on
+            // the turn's last message, and reading it there handles each failure once.
+            Wake::Event(SessionEvent::Idle { .. })
+            | Wake::Event(SessionEvent::Error { .. })
+            | Wake::Event(SessionEvent::Resync)
+            | Wake::Recheck => {}
             Wake::Event(SessionEvent::Deleted { .. }) => {
                 return Outcome::Failed("the session was deleted before it finished".into());
             }
@@ -175,9 +246,87 @@ async fn converse(
                 if let Err(e) = core.ledger.commit(vec![Op::Event(event)]).await {
                     tracing::warn!(task_id = %task.id, "could not record progress: {e}");
                 }
+                continue;
             }
         }
+        let out = match backend.output(session_id).await {
+            Ok(out) => out,
+            Err(e) => return Outcome::Failed(format!("could not read the result: {e}")),
+        };
+        if out.finished {
+            return Outcome::Completed(out);
+        }
+        // Neither finished nor failed (an idle from an earlier turn, or a turn still going):
+        // keep waiting for the real end.
+        let Some(failure) = out.failure else {
+            continue;
+        };
+        if !retryable(recovery, failure.kind, &failure.message) || attempts >= recovery.max_retries
+        {
+            let what = match failure.kind {
+                SessionErrorKind::RateLimit => "rate limited",
+                SessionErrorKind::Overloaded => "model overloaded",
+                SessionErrorKind::Auth => "authentication failed",
+                SessionErrorKind::ContextTooLong => "context too long",
+                SessionErrorKind::Aborted => "aborted",
+                SessionErrorKind::Other => "session error",
+            };
+            let tries = if attempts > 0 {
+                format!(" (after {attempts} retries)")
+            } else {
+                String::new()
+            };
+            return Outcome::Failed(format!("{what}: {}{tries}", failure.message));
+        }
+        attempts += 1;
+        let delay = backoff(recovery, attempts);
+        let event = EventDraft::new(
+            "task.retry",
+            json!({"taskId": task.id, "sessionId": session_id, "attempt": attempts,
+                   "maxRetries": recovery.max_retries, "delayMs": delay.as_millis() as u64,
+                   "error": failure.message}),
+        );
+        if let Err(e) = core.ledger.commit(vec![Op::Event(event)]).await {
+            tracing::warn!(task_id = %task.id, "could not record the retry: {e}");
+        }
+        tokio::time::sleep(delay).await;
+        let again = backend.retry_prompt(prompt, &failure.message);
+        if let Err(e) = backend.prompt(session_id, again).await {
+            return Outcome::Failed(format!("the retry was not accepted: {e}"));
+        }
     }
+}
+
+/// Rate limits and overload always retry; other errors when their text matches
+/// `recovery.retryOn`.
+fn retryable(
+    recovery: &crate::config::RecoveryConfig,
+    kind: SessionErrorKind,
+    message: &str,
+) -> bool {
+    match kind {
+        SessionErrorKind::RateLimit | SessionErrorKind::Overloaded => true,
+        SessionErrorKind::Aborted | SessionErrorKind::Auth | SessionErrorKind::ContextTooLong => {
+            false
+        }
+        SessionErrorKind::Other => {
+            let lower = message.to_ascii_lowercase();
+            recovery
+                .retry_on
+                .iter()
+                .any(|p| !p.is_empty() && lower.contains(&p.to_ascii_lowercase()))
+        }
+    }
+}
+
+/// Exponential backoff with equal jitter: half the step fixed, half random.
+fn backoff(recovery: &crate::config::RecoveryConfig, attempt: u32) -> Duration {
+    let step = recovery
+        .base_delay_ms
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
+        .min(recovery.max_delay_ms);
+    let half = step / 2;
+    Duration::from_millis(half + super::ids::random_u64() % (half + 1))
 }
 
 /// Records how the task ended, with its event and (for background tasks) a notice for the
@@ -219,6 +368,10 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
                 "stopped after the task TTL of {} minutes (scheduler.taskTtlMinutes)",
                 core.config.scheduler.task_ttl_minutes
             ));
+        }
+        Outcome::Interrupted(reason) => {
+            task.status = TaskStatus::Interrupted;
+            task.error = Some(reason);
         }
         Outcome::Shutdown => return,
     }

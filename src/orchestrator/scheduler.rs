@@ -201,6 +201,28 @@ impl SchedState {
         started
     }
 
+    /// Takes the slots of a task a previous process left running, so limits hold while it is
+    /// re-attached.
+    pub fn adopt(&mut self, task: &Task) -> Started {
+        let cancel = CancellationToken::new();
+        *self.per_agent.entry(task.agent.clone()).or_default() += 1;
+        if let Some(model) = &task.model {
+            *self.per_model.entry(model.clone()).or_default() += 1;
+        }
+        self.running.insert(
+            task.id.clone(),
+            Running {
+                agent: task.agent.clone(),
+                model: task.model.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        Started {
+            task_id: task.id.clone(),
+            cancel,
+        }
+    }
+
     /// Frees the slots of a task that stopped running.
     pub fn release(&mut self, task_id: &str) {
         let Some(r) = self.running.remove(task_id) else {

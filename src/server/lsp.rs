@@ -257,6 +257,11 @@ impl LanguageServer for Session {
 
     async fn initialized(&self, _: InitializedParams) {
         let _ = self.conn.initialized.send(true);
+        if self.conn.owns_orchestrator.load(Ordering::SeqCst)
+            && let Some(orch) = self.conn.orchestrator.get()
+        {
+            orch.start_recovery();
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -279,5 +284,6 @@ pub fn build_service(
         .custom_method("orchestrator/tools/call", methods::tools_call::handle)
         .custom_method("orchestrator/events/replay", methods::events_replay::handle)
         .custom_method("orchestrator/stats", methods::stats::handle)
+        .custom_method("orchestrator/agents/list", methods::agents_list::handle)
         .finish()
 }

@@ -15,6 +15,7 @@ pub const METHODS: &[&str] = &[
     "orchestrator/tools/call",
     "orchestrator/events/replay",
     "orchestrator/stats",
+    "orchestrator/agents/list",
 ];
 
 /// Server-to-client notifications.

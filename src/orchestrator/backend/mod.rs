@@ -5,6 +5,7 @@
 //! happens in between arrives as a stream of session events. Completion is learnt from those
 //! events, never from polling.
 
+pub mod opencode;
 pub mod scripted;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,14 @@ pub struct SessionOutput {
     pub text: String,
     pub reasoning: Option<String>,
     pub usage: Option<Usage>,
+    /// Set when the turn ended in an error instead of an answer.
+    pub failure: Option<SessionFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionFailure {
+    pub kind: SessionErrorKind,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,16 +87,19 @@ pub enum SessionEvent {
     Deleted {
         session_id: String,
     },
+    /// Events may have been missed (a reconnect, a lagging reader): look at sessions again.
+    Resync,
 }
 
 impl SessionEvent {
-    pub fn session_id(&self) -> &str {
+    pub fn session_id(&self) -> Option<&str> {
         match self {
             SessionEvent::Busy { session_id }
             | SessionEvent::Idle { session_id }
             | SessionEvent::Progress { session_id, .. }
             | SessionEvent::Error { session_id, .. }
-            | SessionEvent::Deleted { session_id } => session_id,
+            | SessionEvent::Deleted { session_id } => Some(session_id),
+            SessionEvent::Resync => None,
         }
     }
 }
@@ -114,6 +126,18 @@ pub trait SessionBackend: Send + Sync + 'static {
     async fn abort(&self, session_id: &str) -> Result<(), BackendError>;
     /// The session's answer to its latest prompt.
     async fn output(&self, session_id: &str) -> Result<SessionOutput, BackendError>;
+    /// Whether the session still exists (re-attaching after a restart).
+    async fn exists(&self, session_id: &str) -> Result<bool, BackendError>;
+    /// Whether the session is working on something right now.
+    async fn is_busy(&self, session_id: &str) -> Result<bool, BackendError>;
+    /// Deletes a session (after the retention delay; never a busy one).
+    async fn delete(&self, session_id: &str) -> Result<(), BackendError>;
+    /// Re-attaching after a restart: the session's current turn started at `prompted_at`.
+    fn track_turn(&self, _session_id: &str, _prompted_at: crate::orchestrator::task::Millis) {}
+    /// The prompt that retries a turn that failed with `error`.
+    fn retry_prompt(&self, original: &Prompt, _error: &str) -> Prompt {
+        original.clone()
+    }
     /// Session events from now on. Subscribe before prompting so nothing is missed.
     fn subscribe(&self) -> broadcast::Receiver<SessionEvent>;
 }

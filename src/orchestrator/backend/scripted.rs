@@ -11,7 +11,8 @@
 //! ```
 //!
 //! `gate` waits until the test calls [`ScriptedHandle::open_gate`]; `hang` keeps the session busy
-//! forever (for TTL and cancel tests); `fail` ends the prompt with a session error.
+//! forever (for TTL and cancel tests); `fail` ends the prompt with a session error (only the
+//! first `failTimes` prompts of the session, when set).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     BackendError, CreateSession, Prompt, SessionBackend, SessionErrorKind, SessionEvent,
-    SessionOutput,
+    SessionFailure, SessionOutput,
 };
 use crate::orchestrator::task::Usage;
 
@@ -45,6 +46,8 @@ struct Script {
     usage: Option<Usage>,
     #[serde(default)]
     progress: Vec<String>,
+    /// With `fail`: fail only the first N prompts of the session, then answer.
+    fail_times: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +59,7 @@ struct ScriptEnvelope {
 struct Session {
     output: SessionOutput,
     running: Option<CancellationToken>,
+    prompts: u32,
 }
 
 #[derive(Default)]
@@ -177,7 +181,7 @@ impl SessionBackend for ScriptedBackend {
     }
 
     async fn prompt(&self, session_id: &str, prompt: Prompt) -> Result<(), BackendError> {
-        let script = match serde_json::from_str::<ScriptEnvelope>(prompt.text.trim()) {
+        let mut script = match serde_json::from_str::<ScriptEnvelope>(prompt.text.trim()) {
             Ok(envelope) => envelope.script,
             Err(_) if prompt.text.trim_start().starts_with("{\"script\"") => {
                 return Err(BackendError::Refused(format!(
@@ -205,6 +209,12 @@ impl SessionBackend for ScriptedBackend {
             }
             session.running = Some(token.clone());
             session.output = SessionOutput::default();
+            session.prompts += 1;
+            if let (Some(times), true) = (script.fail_times, script.fail.is_some())
+                && session.prompts > times
+            {
+                script.fail = None;
+            }
         }
         self.shared.prompts.fetch_add(1, Ordering::SeqCst);
         self.shared.set_busy(1);
@@ -238,14 +248,23 @@ impl SessionBackend for ScriptedBackend {
                     let mut sessions = shared.sessions.lock();
                     if let Some(session) = sessions.get_mut(&session_id) {
                         session.running = None;
-                        if script.fail.is_none() {
-                            session.output = SessionOutput {
+                        session.output = match &script.fail {
+                            None => SessionOutput {
                                 finished: true,
                                 text: script.reply.clone().unwrap_or_default(),
                                 reasoning: script.reasoning.clone(),
                                 usage: script.usage.clone(),
-                            };
-                        }
+                                failure: None,
+                            },
+                            // Like OpenCode: the error is recorded on the turn and announced.
+                            Some(message) => SessionOutput {
+                                failure: Some(SessionFailure {
+                                    kind: parse_kind(script.fail_kind.as_deref()),
+                                    message: message.clone(),
+                                }),
+                                ..SessionOutput::default()
+                            },
+                        };
                     }
                     match &script.fail {
                         Some(message) => SessionEvent::Error {
@@ -256,11 +275,19 @@ impl SessionBackend for ScriptedBackend {
                         None => SessionEvent::Idle { session_id: session_id.clone() },
                     }
                 }
-                _ = token.cancelled() => SessionEvent::Error {
-                    session_id: session_id.clone(),
-                    kind: SessionErrorKind::Aborted,
-                    message: "the prompt was aborted".into(),
-                },
+                _ = token.cancelled() => {
+                    if let Some(session) = shared.sessions.lock().get_mut(&session_id) {
+                        session.output.failure = Some(SessionFailure {
+                            kind: SessionErrorKind::Aborted,
+                            message: "the prompt was aborted".into(),
+                        });
+                    }
+                    SessionEvent::Error {
+                        session_id: session_id.clone(),
+                        kind: SessionErrorKind::Aborted,
+                        message: "the prompt was aborted".into(),
+                    }
+                }
             };
             shared.set_busy(-1);
             let _ = events.send(event);
@@ -290,6 +317,32 @@ impl SessionBackend for ScriptedBackend {
             .get(session_id)
             .map(|s| s.output.clone())
             .ok_or_else(|| BackendError::NoSuchSession(session_id.to_string()))
+    }
+
+    async fn exists(&self, session_id: &str) -> Result<bool, BackendError> {
+        Ok(self.shared.sessions.lock().contains_key(session_id))
+    }
+
+    async fn is_busy(&self, session_id: &str) -> Result<bool, BackendError> {
+        Ok(self
+            .shared
+            .sessions
+            .lock()
+            .get(session_id)
+            .is_some_and(|s| s.running.is_some()))
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<(), BackendError> {
+        let removed = self.shared.sessions.lock().remove(session_id);
+        match removed {
+            Some(_) => {
+                let _ = self.events.send(SessionEvent::Deleted {
+                    session_id: session_id.to_string(),
+                });
+                Ok(())
+            }
+            None => Err(BackendError::NoSuchSession(session_id.to_string())),
+        }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {

@@ -1,5 +1,6 @@
 //! One file per `orchestrator/...` method: its params, its result, its handler.
 
+pub mod agents_list;
 pub mod events_replay;
 pub mod stats;
 pub mod task_cancel;

@@ -1,0 +1,208 @@
+//! OpenCode's HTTP server as the transport: requests with reqwest, events from `/event` (SSE),
+//! followed for the life of the backend with reconnect and backoff.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::api::{ApiCall, OpencodeApi};
+use crate::orchestrator::backend::BackendError;
+
+/// How long one API request may take (prompts are asynchronous, so all calls are short).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub struct HttpApi {
+    client: Client,
+    base: String,
+    directory: String,
+    events: broadcast::Sender<Value>,
+    stop: CancellationToken,
+}
+
+impl HttpApi {
+    /// Connects to OpenCode at `base` for the project in `directory`: checks
+    /// `/global/health` and starts following `/event`. Fails when nothing healthy answers.
+    pub async fn connect(base: &str, directory: &str) -> Result<HttpApi, BackendError> {
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| BackendError::Unavailable(format!("cannot build an HTTP client: {e}")))?;
+        let base = base.trim_end_matches('/').to_string();
+        let health = client
+            .get(format!("{base}/global/health"))
+            .timeout(CONNECT_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| {
+                BackendError::Unavailable(format!("OpenCode at {base} does not answer: {e}"))
+            })?;
+        let body: Value = health.json().await.unwrap_or_default();
+        if body.get("healthy") != Some(&Value::Bool(true)) {
+            return Err(BackendError::Unavailable(format!(
+                "OpenCode at {base} is not healthy: {body}"
+            )));
+        }
+        let (events, _) = broadcast::channel(16_384);
+        let api = HttpApi {
+            client,
+            base,
+            directory: directory.to_string(),
+            events,
+            stop: CancellationToken::new(),
+        };
+        api.follow_events();
+        Ok(api)
+    }
+
+    fn follow_events(&self) {
+        let client = self.client.clone();
+        let url = format!("{}/event", self.base);
+        let directory = self.directory.clone();
+        let events = self.events.clone();
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let stream = client
+                    .get(&url)
+                    .query(&[("directory", &directory)])
+                    .header("accept", "text/event-stream")
+                    .send()
+                    .await;
+                match stream {
+                    Ok(resp) if resp.status().is_success() => {
+                        // A (re)connection may have missed events: say so, so waiting tasks
+                        // look at their sessions again.
+                        let _ = events.send(serde_json::json!({"type": "orchestrator.resync"}));
+                        backoff = Duration::from_millis(100);
+                        let mut sse = resp.bytes_stream().eventsource();
+                        loop {
+                            tokio::select! {
+                                _ = stop.cancelled() => return,
+                                next = sse.next() => match next {
+                                    Some(Ok(ev)) => {
+                                        if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+                                            let _ = events.send(v);
+                                        }
+                                    }
+                                    Some(Err(e)) => {
+                                        tracing::warn!("OpenCode event stream broke: {e}");
+                                        break;
+                                    }
+                                    None => break,
+                                }
+                            }
+                        }
+                    }
+                    Ok(resp) => {
+                        tracing::warn!(status = %resp.status(), "OpenCode refused the event stream")
+                    }
+                    Err(e) => tracing::warn!("cannot reach OpenCode's event stream: {e}"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        });
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, BackendError> {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .query(&[("directory", &self.directory)])
+            .timeout(REQUEST_TIMEOUT);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| BackendError::Unavailable(format!("{method} {path}: {e}")))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| {
+            BackendError::Unavailable(format!("{method} {path}: reading the answer: {e}"))
+        })?;
+        if status == StatusCode::NOT_FOUND {
+            return Err(BackendError::NoSuchSession(format!(
+                "{method} {path}: {text}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(BackendError::Refused(format!(
+                "{method} {path} answered {status}: {text}"
+            )));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            BackendError::Refused(format!("{method} {path}: the answer is not JSON: {e}"))
+        })
+    }
+}
+
+impl Drop for HttpApi {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+#[async_trait]
+impl OpencodeApi for HttpApi {
+    fn transport(&self) -> &'static str {
+        "http"
+    }
+
+    async fn call(&self, call: ApiCall) -> Result<Value, BackendError> {
+        match &call {
+            ApiCall::CreateSession { body } => {
+                self.request(Method::POST, "/session", Some(body)).await
+            }
+            ApiCall::PromptAsync { session_id, body } => {
+                self.request(
+                    Method::POST,
+                    &format!("/session/{session_id}/prompt_async"),
+                    Some(body),
+                )
+                .await
+            }
+            ApiCall::Abort { session_id } => {
+                self.request(Method::POST, &format!("/session/{session_id}/abort"), None)
+                    .await
+            }
+            ApiCall::Messages { session_id } => {
+                self.request(Method::GET, &format!("/session/{session_id}/message"), None)
+                    .await
+            }
+            ApiCall::GetSession { session_id } => {
+                self.request(Method::GET, &format!("/session/{session_id}"), None)
+                    .await
+            }
+            ApiCall::DeleteSession { session_id } => {
+                self.request(Method::DELETE, &format!("/session/{session_id}"), None)
+                    .await
+            }
+            ApiCall::Status => self.request(Method::GET, "/session/status", None).await,
+        }
+    }
+
+    fn events(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+}
