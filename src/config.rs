@@ -149,6 +149,9 @@ pub struct EventsConfig {
     pub client_queue: usize,
     /// Undelivered notices kept per parent session; the oldest is evicted first (1-10000).
     pub notices_per_parent: usize,
+    /// Milliseconds to wait for more results before waking a parent, so results that finish
+    /// together arrive in one message (0-10000).
+    pub notice_batch_ms: u64,
 }
 
 impl Default for EventsConfig {
@@ -157,6 +160,7 @@ impl Default for EventsConfig {
             memory: 100,
             client_queue: 4096,
             notices_per_parent: 100,
+            notice_batch_ms: 150,
         }
     }
 }

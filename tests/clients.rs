@@ -192,3 +192,73 @@ async fn a_stopping_orchestrator_refuses_new_tasks_clearly() {
     assert!(e.message.contains("shutting down"), "{}", e.message);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_orchestrator_reattaches_to_sessions_that_still_run() {
+    let ws = Workspace::new();
+    // The agent runtime outlives the orchestrator, as OpenCode does.
+    let (backend, handle) = ScriptedBackend::new();
+    let backend: Arc<dyn opencode_orchestrator::orchestrator::backend::SessionBackend> =
+        Arc::new(backend);
+    let config = Config {
+        backend: BackendKind::Scripted,
+        ..Config::default()
+    };
+    let open = |backend: Arc<dyn opencode_orchestrator::orchestrator::backend::SessionBackend>| {
+        let config = config.clone();
+        let root = ws.root();
+        async move {
+            Orchestrator::open(OpenParams {
+                workspace_root: root,
+                config,
+                backend: Ok(backend),
+            })
+            .await
+            .expect("open")
+        }
+    };
+    let first = open(backend.clone()).await;
+    let task = first
+        .delegate(opencode_orchestrator::orchestrator::DelegateRequest {
+            agent: "builder".into(),
+            description: "long job".into(),
+            prompt: script(json!({"gate": "later", "reply": "finished after the restart"})),
+            background: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Wait until it runs in its session, then stop the orchestrator under it.
+    for _ in 0..200 {
+        if first.get(&task.id).await.unwrap().session_id.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    first.shutdown().await;
+
+    let second = open(backend.clone()).await;
+    let mut events = second.bus().subscribe();
+    second.start_recovery();
+    let reattached = loop {
+        let e = tokio::time::timeout(TIMEOUT, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if e.kind == "task.reattached" {
+            break e;
+        }
+    };
+    assert_eq!(reattached.data["taskId"], task.id.as_str());
+    handle.open_gate("later");
+    let done = second
+        .wait(&task.id, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status,
+        opencode_orchestrator::orchestrator::task::TaskStatus::Completed
+    );
+    assert_eq!(done.result.as_deref(), Some("finished after the restart"));
+    second.shutdown().await;
+}

@@ -179,7 +179,7 @@ async fn a_bad_workspace_config_file_is_reported_at_initialize() {
 }
 
 #[tokio::test]
-async fn the_default_backend_refuses_delegation_clearly() {
+async fn without_opencode_delegation_is_refused_clearly() {
     let ws = Workspace::new();
     let mut c = connect(opencode_orchestrator::server::CoreSource::OnInitialize { backend: None });
     c.initialize(&ws.root(), json!({})).await;
@@ -190,7 +190,11 @@ async fn the_default_backend_refuses_delegation_clearly() {
         )
         .await;
     assert_eq!(e.code, -32014);
-    assert!(e.message.contains("backend"), "{}", e.message);
+    assert!(
+        e.message.contains("no agent runtime") && e.message.contains("opencodeUrl"),
+        "{}",
+        e.message
+    );
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
 
@@ -204,5 +208,31 @@ async fn root_uri_names_the_workspace_for_older_clients() {
         .await;
     let stats = c.ok("orchestrator/stats", json!({})).await;
     assert_eq!(stats["workspaceRoot"], ws.root().display().to_string());
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn an_opencode_url_that_does_not_answer_is_explained() {
+    let ws = Workspace::new();
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = connect(opencode_orchestrator::server::CoreSource::OnInitialize { backend: None });
+    c.ok(
+        "initialize",
+        json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": ws.root(), "opencodeUrl": format!("http://127.0.0.1:{port}")}}),
+    )
+    .await;
+    let e = c
+        .err(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "x", "prompt": "y"}),
+        )
+        .await;
+    assert_eq!(e.code, -32014);
+    assert!(e.message.contains("does not answer"), "{}", e.message);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }

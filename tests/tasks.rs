@@ -615,3 +615,71 @@ async fn replay_pages_through_memory_and_the_ledger() {
     );
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test]
+async fn parents_are_woken_once_with_results_that_finish_together() {
+    let (mut c, h, _ws) = start(json!({})).await;
+    h.add_session("ses_user");
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let r = c
+            .ok(
+                "orchestrator/task/delegate",
+                json!({"agent": "builder", "description": format!("part {i}"), "prompt": hold("together", &format!("result {i}")),
+                       "parentSessionId": "ses_user", "parentAgent": "commander"}),
+            )
+            .await;
+        ids.push(r["task"]["id"].as_str().unwrap().to_string());
+    }
+    // A sync task never leaves a notice: its caller got the result.
+    c.ok(
+        "orchestrator/task/delegate",
+        json!({"agent": "builder", "description": "sync", "prompt": "x", "background": false, "parentSessionId": "ses_user"}),
+    )
+    .await;
+    h.open_gate("together");
+    let delivered = c
+        .events_until(|e| e["type"] == "notice.delivered")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(delivered["data"]["parentSessionId"], "ses_user");
+    assert_eq!(
+        delivered["data"]["taskIds"].as_array().unwrap().len(),
+        2,
+        "{delivered}"
+    );
+    let notices = h.prompts_of("ses_user");
+    assert_eq!(notices.len(), 1, "one message for both: {notices:?}");
+    assert!(notices[0].contains("2 background tasks finished"));
+    assert!(notices[0].contains("result 0") && notices[0].contains("result 1"));
+    assert!(notices[0].contains(&ids[0]) && notices[0].contains(&ids[1]));
+    let stats = c.ok("orchestrator/stats", json!({})).await;
+    assert_eq!(stats["ledger"]["pendingNotices"], 0);
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn a_busy_parent_gets_its_notice_when_it_goes_idle() {
+    let (mut c, h, _ws) = start(json!({})).await;
+    h.hold_busy("ses_user");
+    let r = c
+        .ok(
+            "orchestrator/task/delegate",
+            json!({"agent": "researcher", "description": "look", "prompt": "find it", "parentSessionId": "ses_user"}),
+        )
+        .await;
+    let id = r["task"]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.get(&id, 10_000).await["status"], "completed");
+    // Still busy: the notice waits in the outbox.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(h.prompts_of("ses_user").is_empty());
+    let stats = c.ok("orchestrator/stats", json!({})).await;
+    assert_eq!(stats["ledger"]["pendingNotices"], 1);
+    h.release("ses_user");
+    c.events_until(|e| e["type"] == "notice.delivered").await;
+    let notices = h.prompts_of("ses_user");
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].contains("done: find it"), "{notices:?}");
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}

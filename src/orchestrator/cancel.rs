@@ -36,6 +36,7 @@ impl Orchestrator {
             let mut ops = vec![Op::PutTask(task.clone())];
             ops.extend(super::runner::ending_ops(&task));
             core.ledger.commit(ops).await?;
+            core.notice_committed(&task);
             return Ok(CancelOutcome {
                 task,
                 cancelled: true,

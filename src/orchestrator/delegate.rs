@@ -22,6 +22,8 @@ pub struct DelegateRequest {
     pub parent_session_id: Option<String>,
     /// Continue the session of this earlier task instead of starting a new one.
     pub resume: Option<String>,
+    /// The agent of the delegating session: the parent is woken with it.
+    pub parent_agent: Option<String>,
 }
 
 const MAX_DESCRIPTION: usize = 200;
@@ -104,6 +106,7 @@ impl Orchestrator {
             parent_task_id,
             session_id: resumed.as_ref().map(|(_, s)| s.clone()),
             resumed_from: resumed.map(|(id, _)| id),
+            parent_agent: req.parent_agent,
             created_at: now_ms(),
             started_at: None,
             finished_at: None,

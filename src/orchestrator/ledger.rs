@@ -488,6 +488,23 @@ impl Ledger {
         .await
     }
 
+    /// Parent sessions that have undelivered notices.
+    pub async fn parents_with_pending_notices(&self) -> Result<Vec<String>, LedgerError> {
+        self.read("reading notices", move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT DISTINCT parent_session_id FROM outbox WHERE state = 'pending'",
+                )
+                .map_err(sql("reading notices"))?;
+            let rows = st
+                .query_map([], |r| text(r, 0))
+                .map_err(sql("reading notices"))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(sql("reading notices"))
+        })
+        .await
+    }
+
     /// Pending notices for `parent_session_id`, oldest first.
     pub async fn pending_notices(
         &self,
@@ -1405,6 +1422,7 @@ mod tests {
             parent_task_id: None,
             session_id: None,
             resumed_from: None,
+            parent_agent: None,
             created_at,
             started_at: None,
             finished_at: None,

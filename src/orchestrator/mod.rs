@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 mod ids;
 pub mod ledger;
+mod notifier;
 mod queries;
 mod router;
 mod runner;
@@ -66,6 +67,8 @@ pub(crate) struct Core {
     started: Instant,
     /// Tasks a previous process left running, waiting for [`Orchestrator::start_recovery`].
     orphans: Mutex<Vec<scheduler::Started>>,
+    /// Wakes parents whose background tasks finished (none without an agent runtime).
+    notices: Option<notifier::NoticeSignal>,
 }
 
 impl Orchestrator {
@@ -114,9 +117,19 @@ impl Orchestrator {
             orphans
         };
         let router = SessionRouter::default();
-        if let Ok(backend) = &backend {
-            router.spawn(backend.subscribe());
-        }
+        let shutdown = CancellationToken::new();
+        let notices = match &backend {
+            Ok(backend) => {
+                router.spawn(backend.subscribe());
+                Some(notifier::Notifier::spawn(
+                    ledger.clone(),
+                    backend.clone(),
+                    std::time::Duration::from_millis(config.events.notice_batch_ms),
+                    shutdown.clone(),
+                ))
+            }
+            Err(_) => None,
+        };
         let core = Arc::new(Core {
             config,
             workspace_root,
@@ -126,9 +139,10 @@ impl Orchestrator {
             state,
             router,
             runners: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             started: Instant::now(),
             orphans: Mutex::new(orphans),
+            notices,
         });
         core.dispatch();
         Ok(Orchestrator { core })
@@ -183,6 +197,15 @@ impl Core {
         let started = self.state.lock().pick_ready();
         for s in started {
             self.runners.spawn(runner::run(self.clone(), s));
+        }
+    }
+
+    /// A finished background task left a notice for its parent.
+    fn notice_committed(&self, task: &Task) {
+        if let (true, Some(parent), Some(signal)) =
+            (task.background, &task.parent_session_id, &self.notices)
+        {
+            signal.notify(parent);
         }
     }
 

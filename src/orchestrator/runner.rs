@@ -377,8 +377,9 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
     }
     ops.insert(0, Op::PutTask(task.clone()));
     ops.extend(ending_ops(&task));
-    if let Err(e) = core.ledger.commit(ops).await {
-        tracing::error!(task_id, "could not record the end of the task: {e}");
+    match core.ledger.commit(ops).await {
+        Ok(_) => core.notice_committed(&task),
+        Err(e) => tracing::error!(task_id, "could not record the end of the task: {e}"),
     }
 }
 

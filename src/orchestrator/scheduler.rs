@@ -394,6 +394,7 @@ mod tests {
             parent_task_id: None,
             session_id: None,
             resumed_from: None,
+            parent_agent: None,
             created_at: 0,
             started_at: None,
             finished_at: None,

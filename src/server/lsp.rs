@@ -13,10 +13,12 @@ use tower_lsp_server::lsp_types::{
 };
 use tower_lsp_server::{LanguageServer, LspService, LspServiceBuilder};
 
+use super::bridge::ClientLink;
 use super::errors::invalid_params;
 use super::{methods, protocol};
 use crate::config::{BackendKind, Config};
 use crate::orchestrator::backend::SessionBackend;
+use crate::orchestrator::backend::opencode::{BridgeApi, HttpApi, OpencodeBackend};
 use crate::orchestrator::backend::scripted::ScriptedBackend;
 use crate::orchestrator::{OpenParams, Orchestrator};
 use crate::tools::ToolRegistry;
@@ -41,6 +43,9 @@ struct InitOptions {
     opencode_url: Option<String>,
     client_name: Option<String>,
     config: Option<serde_json::Value>,
+    /// The client can carry OpenCode calls (`orchestrator/opencode/call`) and forwards
+    /// OpenCode's events (`orchestrator/opencode/event`): the OpenCode plugin does.
+    bridge: Option<bool>,
 }
 
 /// State of one connection, shared by its handlers and its transport loop.
@@ -58,6 +63,8 @@ pub struct Connection {
     pub(super) out: Arc<super::output::Output>,
     /// Whether this connection opened its orchestrator (and so must close it).
     pub(super) owns_orchestrator: AtomicBool,
+    /// The OpenCode bridge through this client, when the orchestrator uses it.
+    pub(super) bridge: OnceCell<Arc<BridgeApi>>,
     /// Transport settings from the workspace config, for the transport loop to apply.
     pub(super) transport_update: parking_lot::Mutex<Option<crate::config::TransportConfig>>,
 }
@@ -80,6 +87,7 @@ impl Connection {
             out,
             owns_orchestrator: AtomicBool::new(false),
             transport_update: parking_lot::Mutex::new(None),
+            bridge: OnceCell::new(),
         }
     }
 }
@@ -87,6 +95,8 @@ impl Connection {
 /// The tower-lsp server object for one connection.
 pub struct Session {
     pub(super) conn: Arc<Connection>,
+    /// Server-to-client requests (the OpenCode bridge).
+    client: tower_lsp_server::Client,
 }
 
 impl Session {
@@ -121,11 +131,7 @@ impl Session {
                     Some(b) => Ok(b.clone()),
                     None => match config.backend {
                         BackendKind::Scripted => Ok(Arc::new(ScriptedBackend::new().0)),
-                        BackendKind::Opencode => {
-                            Err("no agent runtime: this build has no OpenCode backend yet; \
-set \"backend\": \"scripted\" in the config to use the scripted test runtime"
-                                .to_string())
-                        }
+                        BackendKind::Opencode => self.opencode_backend(opts, &config, &root).await,
                     },
                 };
                 let orch = Orchestrator::open(OpenParams {
@@ -143,6 +149,44 @@ set \"backend\": \"scripted\" in the config to use the scripted test runtime"
                 Ok(orch)
             }
         }
+    }
+}
+
+impl Session {
+    /// OpenCode over HTTP when its server answers, else over the plugin bridge when the client
+    /// offers one.
+    async fn opencode_backend(
+        &self,
+        opts: &InitOptions,
+        config: &Config,
+        root: &std::path::Path,
+    ) -> std::result::Result<Arc<dyn SessionBackend>, String> {
+        let url = opts
+            .opencode_url
+            .clone()
+            .or_else(|| config.opencode.url.clone());
+        let mut why = String::from("no OpenCode server URL was given");
+        if let Some(url) = &url {
+            match HttpApi::connect(url, &root.display().to_string()).await {
+                Ok(api) => {
+                    tracing::info!(url, "using OpenCode over HTTP");
+                    return Ok(Arc::new(OpencodeBackend::new(Arc::new(api))));
+                }
+                Err(e) => why = e.to_string(),
+            }
+        }
+        if opts.bridge == Some(true) {
+            tracing::info!(reason = %why, "using OpenCode through the plugin bridge");
+            let api = Arc::new(BridgeApi::new(ClientLink {
+                client: self.client.clone(),
+            }));
+            let _ = self.conn.bridge.set(api.clone());
+            return Ok(Arc::new(OpencodeBackend::new(api)));
+        }
+        Err(format!(
+            "no agent runtime: {why}, and this client offers no bridge to OpenCode; \
+start the orchestrator from the OpenCode plugin, or give `opencodeUrl` of a running `opencode serve`"
+        ))
     }
 }
 
@@ -274,7 +318,8 @@ impl LanguageServer for Session {
 pub fn build_service(
     conn: Arc<Connection>,
 ) -> (LspService<Session>, tower_lsp_server::ClientSocket) {
-    let builder: LspServiceBuilder<Session> = LspService::build(move |_client| Session { conn });
+    let builder: LspServiceBuilder<Session> =
+        LspService::build(move |client| Session { conn, client });
     builder
         .custom_method("orchestrator/task/delegate", methods::task_delegate::handle)
         .custom_method("orchestrator/task/get", methods::task_get::handle)
@@ -285,5 +330,9 @@ pub fn build_service(
         .custom_method("orchestrator/events/replay", methods::events_replay::handle)
         .custom_method("orchestrator/stats", methods::stats::handle)
         .custom_method("orchestrator/agents/list", methods::agents_list::handle)
+        .custom_method(
+            "orchestrator/opencode/event",
+            methods::opencode_event::handle,
+        )
         .finish()
 }

@@ -1,5 +1,6 @@
 //! The LSP-framed JSON-RPC server: transport, lifecycle and the `orchestrator/...` methods.
 
+mod bridge;
 pub mod connection;
 mod errors;
 pub mod framing;

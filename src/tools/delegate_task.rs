@@ -70,6 +70,7 @@ Set background=false to wait for the result instead.";
                 model: args.model,
                 parent_session_id: ctx.session_id.clone(),
                 resume: args.resume,
+                parent_agent: ctx.agent.clone(),
             })
             .await?;
         if background {

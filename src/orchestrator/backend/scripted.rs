@@ -60,6 +60,8 @@ struct Session {
     output: SessionOutput,
     running: Option<CancellationToken>,
     prompts: u32,
+    /// Every prompt text the session received, in order.
+    texts: Vec<String>,
 }
 
 #[derive(Default)]
@@ -72,6 +74,7 @@ struct Shared {
     max_busy: AtomicUsize,
     prompts: AtomicU64,
     aborts: Mutex<Vec<String>>,
+    events: Mutex<Option<broadcast::Sender<SessionEvent>>>,
 }
 
 /// The scripted runtime. Clone the [`ScriptedHandle`] to steer it from a test.
@@ -92,6 +95,7 @@ impl ScriptedBackend {
         // Large enough that the scheduler's router never lags in practice; if it does, it
         // re-checks its sessions.
         let (events, _) = broadcast::channel(65_536);
+        *shared.events.lock() = Some(events.clone());
         (
             Self {
                 shared: shared.clone(),
@@ -125,6 +129,43 @@ impl ScriptedHandle {
 
     pub fn sessions(&self) -> usize {
         self.shared.sessions.lock().len()
+    }
+
+    /// Adds a session the test plays the user's part in (a parent to be woken).
+    pub fn add_session(&self, session_id: &str) {
+        self.shared
+            .sessions
+            .lock()
+            .insert(session_id.to_string(), Session::default());
+    }
+
+    /// Makes a session busy, as if its user were talking to it, until [`Self::release`].
+    pub fn hold_busy(&self, session_id: &str) {
+        let mut sessions = self.shared.sessions.lock();
+        let session = sessions.entry(session_id.to_string()).or_default();
+        session.running = Some(CancellationToken::new());
+    }
+
+    /// Ends a [`Self::hold_busy`]: the session goes idle and says so.
+    pub fn release(&self, session_id: &str) {
+        if let Some(session) = self.shared.sessions.lock().get_mut(session_id) {
+            session.running = None;
+        }
+        if let Some(events) = self.shared.events.lock().as_ref() {
+            let _ = events.send(SessionEvent::Idle {
+                session_id: session_id.to_string(),
+            });
+        }
+    }
+
+    /// Every prompt a session received, in order.
+    pub fn prompts_of(&self, session_id: &str) -> Vec<String> {
+        self.shared
+            .sessions
+            .lock()
+            .get(session_id)
+            .map(|s| s.texts.clone())
+            .unwrap_or_default()
     }
 
     /// Sessions that were aborted, in order.
@@ -210,6 +251,7 @@ impl SessionBackend for ScriptedBackend {
             session.running = Some(token.clone());
             session.output = SessionOutput::default();
             session.prompts += 1;
+            session.texts.push(prompt.text.clone());
             if let (Some(times), true) = (script.fail_times, script.fail.is_some())
                 && session.prompts > times
             {

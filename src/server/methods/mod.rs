@@ -2,6 +2,7 @@
 
 pub mod agents_list;
 pub mod events_replay;
+pub mod opencode_event;
 pub mod stats;
 pub mod task_cancel;
 pub mod task_delegate;

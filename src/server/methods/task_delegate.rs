@@ -23,6 +23,8 @@ pub struct Params {
     pub parent_session_id: Option<String>,
     /// Continue the session of this earlier task.
     pub resume: Option<String>,
+    /// The delegating session's agent; the parent is woken with it.
+    pub parent_agent: Option<String>,
 }
 
 fn yes() -> bool {
@@ -42,6 +44,7 @@ pub async fn handle(session: &Session, params: Value) -> Result<Value> {
             model: p.model,
             parent_session_id: p.parent_session_id,
             resume: p.resume,
+            parent_agent: p.parent_agent,
         })
         .await
         .map_err(|e| from_orchestrator(&e))?;

@@ -1,7 +1,7 @@
 //! The OpenCode agent runtime: child sessions in OpenCode, followed through its events.
 
 mod api;
-mod bridge;
+pub mod bridge;
 mod events;
 mod http;
 mod output;
@@ -100,10 +100,10 @@ impl SessionBackend for OpencodeBackend {
     }
 
     async fn prompt(&self, session_id: &str, prompt: Prompt) -> Result<(), BackendError> {
-        let mut body = json!({
-            "parts": [{"type": "text", "text": prompt.text}],
-            "agent": prompt.agent,
-        });
+        let mut body = json!({"parts": [{"type": "text", "text": prompt.text}]});
+        if !prompt.agent.is_empty() {
+            body["agent"] = json!(prompt.agent);
+        }
         if let Some(model) = prompt.model.as_deref().and_then(model_ref) {
             body["model"] = model;
         }
