@@ -683,3 +683,24 @@ async fn a_busy_parent_gets_its_notice_when_it_goes_idle() {
     assert!(notices[0].contains("done: find it"), "{notices:?}");
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test]
+async fn finished_child_sessions_are_deleted_after_the_retention_delay() {
+    let (mut c, h, _ws) = start(json!({"opencode": {"retentionMinutes": 1}})).await;
+    let id = c.delegate("builder", "quick").await;
+    assert_eq!(c.get(&id, 10_000).await["status"], "completed");
+    assert_eq!(h.sessions(), 1, "kept until the delay has passed");
+    tokio::time::pause();
+    tokio::time::advance(std::time::Duration::from_secs(61)).await;
+    tokio::time::resume();
+    for _ in 0..200 {
+        if h.sessions() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.sessions(), 0);
+    // The task and its result are still there.
+    assert_eq!(c.get(&id, 0).await["result"], "done: quick");
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}

@@ -381,6 +381,50 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
         Ok(_) => core.notice_committed(&task),
         Err(e) => tracing::error!(task_id, "could not record the end of the task: {e}"),
     }
+    if let Some(session_id) = task.session_id.clone() {
+        schedule_cleanup(core, session_id);
+    }
+}
+
+/// Deletes a finished task's child session after `opencode.retentionMinutes` (0 keeps it),
+/// never while it is busy or another task is using it (a resumed task shares its session).
+fn schedule_cleanup(core: &Arc<Core>, session_id: String) {
+    let minutes = core.config.opencode.retention_minutes;
+    let Ok(backend) = core.backend.clone() else {
+        return;
+    };
+    if minutes == 0 {
+        return;
+    }
+    let retention = Duration::from_secs(minutes * 60);
+    let core = core.clone();
+    tokio::spawn(async move {
+        let mut wait = retention;
+        loop {
+            tokio::select! {
+                _ = core.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let in_use = core
+                .state
+                .lock()
+                .hot()
+                .by_session(&session_id)
+                .is_some_and(|t| !t.status.is_terminal());
+            let busy = backend.is_busy(&session_id).await.unwrap_or(true);
+            if in_use || busy {
+                wait = retention.min(Duration::from_secs(60));
+                continue;
+            }
+            match backend.delete(&session_id).await {
+                Ok(()) => tracing::debug!(session_id, "deleted a finished child session"),
+                Err(e) => {
+                    tracing::debug!(session_id, "could not delete a finished child session: {e}")
+                }
+            }
+            return;
+        }
+    });
 }
 
 /// The event announcing a finished task and, for a background task, the notice that wakes its
