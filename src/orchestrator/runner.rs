@@ -233,6 +233,20 @@ async fn follow(
                 return Outcome::Failed("the session was deleted before it finished".into());
             }
             Wake::Event(SessionEvent::Busy { .. }) => continue,
+            Wake::Event(SessionEvent::Retrying {
+                attempt, message, ..
+            }) => {
+                // The runtime's own retry: announce it like ours.
+                let event = EventDraft::new(
+                    "task.retry",
+                    json!({"taskId": task.id, "sessionId": session_id, "attempt": attempt,
+                           "error": message, "by": "runtime"}),
+                );
+                if let Err(e) = core.ledger.commit(vec![Op::Event(event)]).await {
+                    tracing::warn!(task_id = %task.id, "could not record the retry: {e}");
+                }
+                continue;
+            }
             Wake::Event(SessionEvent::Progress { message, .. }) => {
                 let now = tokio::time::Instant::now();
                 if last_progress.is_some_and(|t| now.duration_since(t) < PROGRESS_INTERVAL) {
@@ -284,7 +298,7 @@ async fn follow(
             "task.retry",
             json!({"taskId": task.id, "sessionId": session_id, "attempt": attempts,
                    "maxRetries": recovery.max_retries, "delayMs": delay.as_millis() as u64,
-                   "error": failure.message}),
+                   "error": failure.message, "by": "orchestrator"}),
         );
         if let Err(e) = core.ledger.commit(vec![Op::Event(event)]).await {
             tracing::warn!(task_id = %task.id, "could not record the retry: {e}");

@@ -74,6 +74,12 @@ pub enum SessionEvent {
     Idle {
         session_id: String,
     },
+    /// The runtime is retrying the model call itself after a passing error.
+    Retrying {
+        session_id: String,
+        attempt: u64,
+        message: String,
+    },
     /// What the session is doing now (e.g. the tool it runs), for people watching.
     Progress {
         session_id: String,
@@ -97,6 +103,7 @@ impl SessionEvent {
             SessionEvent::Busy { session_id }
             | SessionEvent::Idle { session_id }
             | SessionEvent::Progress { session_id, .. }
+            | SessionEvent::Retrying { session_id, .. }
             | SessionEvent::Error { session_id, .. }
             | SessionEvent::Deleted { session_id } => Some(session_id),
             SessionEvent::Resync => None,

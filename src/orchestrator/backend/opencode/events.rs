@@ -19,8 +19,21 @@ pub fn session_event(event: &Value) -> Option<SessionEvent> {
         }),
         "session.status" => {
             match props.pointer("/status/type").and_then(Value::as_str)? {
-                "busy" | "retry" => Some(SessionEvent::Busy {
+                "busy" => Some(SessionEvent::Busy {
                     session_id: session()?,
+                }),
+                // OpenCode retries a failed model call itself (rate limits, 5xx) and says so.
+                "retry" => Some(SessionEvent::Retrying {
+                    session_id: session()?,
+                    attempt: props
+                        .pointer("/status/attempt")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0),
+                    message: props
+                        .pointer("/status/message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("model call failed")
+                        .to_string(),
                 }),
                 _ => None, // idle is also announced as session.idle
             }
@@ -125,6 +138,15 @@ mod tests {
             session_event(&busy),
             Some(SessionEvent::Busy {
                 session_id: "ses_1".into()
+            })
+        );
+        let retry = json!({"type": "session.status", "properties": {"sessionID": "ses_1", "status": {"type": "retry", "attempt": 2, "message": "Rate limit reached", "next": 1}}});
+        assert_eq!(
+            session_event(&retry),
+            Some(SessionEvent::Retrying {
+                session_id: "ses_1".into(),
+                attempt: 2,
+                message: "Rate limit reached".into()
             })
         );
         let deleted = json!({"type": "session.deleted", "properties": {"info": {"id": "ses_2"}}});
