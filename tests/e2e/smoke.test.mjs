@@ -23,6 +23,7 @@ import {
   startOpencodeServe,
   toolParts,
   waitForEvent,
+  waitUntil,
   writePlugin,
 } from "./lib/opencode.mjs";
 
@@ -89,8 +90,9 @@ describe("opencode serve + fake model", () => {
       path: { id: session.id },
       body: { parts: [{ type: "text", text: "please say hello" }] },
     });
+    // 204 with an empty body; the v1 SDK turns that into data = {}
     assert.equal(res.response.status, 204);
-    assert.equal(res.data, undefined);
+    assert.deepEqual(res.data, {});
 
     await oc.waitForEvent(ev.idle(session.id), { from, timeoutMs: 30000 });
     const seq = oc.events
@@ -278,13 +280,15 @@ describe("opencode serve + fake model", () => {
     const from = oc.events.length;
     const reqIndex = model.requests.length;
     await oc.client.session.promptAsync({ path: { id: session.id }, body: { parts: [{ type: "text", text: "never answered" }] } });
-    await model.waitForRequest((b) => lastUserText(b).includes("never answered"), { from: reqIndex, timeoutMs: 15000 });
+    const entry = await model.waitForRequest((b) => lastUserText(b).includes("never answered"), { from: reqIndex, timeoutMs: 15000 });
     const ab = await oc.client.session.abort({ path: { id: session.id } });
     assert.equal(ab.data, true);
     const errEv = await oc.waitForEvent(ev.error(session.id), { from, timeoutMs: 10000 });
     assert.deepEqual(errEv.properties.error, { name: "MessageAbortedError", data: { message: "Aborted" } });
     await oc.waitForEvent(ev.idle(session.id), { from, timeoutMs: 10000 });
     release();
+    // OpenCode hung up on the model request; the late reply was never sent
+    await waitUntil(() => entry.clientAborted, { timeoutMs: 5000, what: "clientAborted" });
     const info = await waitForAssistantError(session.id);
     assert.equal(info.error.name, "MessageAbortedError");
     assert.ok(info.time.completed);

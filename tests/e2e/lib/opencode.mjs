@@ -78,10 +78,13 @@ function installExitHooks() {
 }
 
 // The command is run as `sh -c SCRIPT <node pid> <bin> <args...>`: a watchdog
-// subshell (same process group) polls the Node process and SIGKILLs the whole
-// group once it is gone; then the shell execs OpenCode, which keeps the pid.
+// subshell (same process group) polls the Node process once a second; once it
+// is gone it SIGKILLs OpenCode ($$: the shell that exec'd into it), removes
+// the instance's temp root (OC_E2E_TMP_ROOT) and SIGKILLs the rest of the group.
 const WATCHDOG =
-  '( while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & exec "$@"';
+  '( while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -KILL $$ 2>/dev/null; sleep 0.3; ' +
+  'case "$OC_E2E_TMP_ROOT" in */oc-e2e-*) rm -rf "$OC_E2E_TMP_ROOT";; esac; kill -KILL 0 ) ' +
+  '</dev/null >/dev/null 2>&1 & exec "$@"';
 
 function spawnGroup(bin, args, { cwd, env }) {
   installExitHooks();
@@ -295,7 +298,7 @@ export function writePlugin(source, { dir = makePluginDir(), name = "plugin.mjs"
  * Build the isolated file system and environment for one OpenCode process.
  * Returns { root, home, dir, env, config }.
  */
-async function prepare({ modelPort, projectDir, plugins = [], config = {}, env = {}, git = false, files = {} }) {
+async function prepare({ modelPort, projectDir, plugins = [], config = {}, env = {}, git = false, files = {}, prefill = true }) {
   if (!modelPort) throw new Error("modelPort is required (the fake model's port)");
   if (!fs.existsSync(OPENCODE_BIN)) {
     throw new Error(`${OPENCODE_BIN} is missing: run \`npm ci\` in ${HARNESS_DIR}`);
@@ -321,8 +324,10 @@ async function prepare({ modelPort, projectDir, plugins = [], config = {}, env =
     g("init", "-q");
     g("-c", "user.email=e2e@example.invalid", "-c", "user.name=e2e", "commit", "-q", "--allow-empty", "-m", "init");
   }
-  prefillConfigDir(path.join(xdg.XDG_CONFIG_HOME, "opencode"));
-  prefillConfigDir(path.join(dir, ".opencode"));
+  if (prefill) {
+    prefillConfigDir(path.join(xdg.XDG_CONFIG_HOME, "opencode"));
+    prefillConfigDir(path.join(dir, ".opencode"));
+  }
 
   const cfg = fakeModelConfig(modelPort, { plugins, extra: config });
   const base = {};
@@ -336,6 +341,7 @@ async function prepare({ modelPort, projectDir, plugins = [], config = {}, env =
     OPENCODE_CONFIG_CONTENT: JSON.stringify(cfg),
     FAKE_LLM_PORT: String(modelPort),
     ...env,
+    OC_E2E_TMP_ROOT: root,
   };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined || v === null) delete fullEnv[k];
   return { root, home, dir, env: fullEnv, config: cfg, ownsProject: !projectDir };
@@ -699,21 +705,41 @@ export async function createSession(client, body = {}) {
 }
 
 /**
- * prompt_async a session and wait until it is idle (session.idle, or the
+ * prompt_async a session and wait until it is idle again (session.idle, or the
  * session.error that ends it). Needs an instance from startOpencodeServe.
- * Returns { messages, assistant: the last assistant message, text, error?: the session.error event }.
- * body: the prompt body, or a string (one text part).
+ *
+ * It waits for the session.idle that follows the NEW user message's
+ * message.updated event, not just any session.idle: the /event stream lags
+ * behind HTTP answers, so a late session.idle of an earlier prompt (e.g. one
+ * sent with the synchronous POST /session/:id/message) can arrive after this
+ * prompt was sent.
+ *
+ * body: the prompt body ({ parts, agent?, model?, ... }) or a string (one text part).
+ * Returns { messages, assistant (the last assistant message), text (its text),
+ *           userMessageID, error?: the session.error event, idle: the session.idle event }.
  */
 export async function promptAndWait(oc, sessionID, body, { timeoutMs = 60000 } = {}) {
   const b = typeof body === "string" ? { parts: [{ type: "text", text: body }] } : body;
+  const known = new Set((await sessionMessages(oc.client, sessionID)).map((m) => m.info.id));
   const from = oc.events.length;
   const res = await oc.client.session.promptAsync({ path: { id: sessionID }, body: b });
   if (res.error !== undefined && res.error !== null) unwrap(res, `POST /session/${sessionID}/prompt_async`);
-  const idle = await oc.waitForEvent(ev.idle(sessionID), { timeoutMs, from });
-  const error = oc.events.slice(from).find(ev.error(sessionID));
+  const t0 = Date.now();
+  const userEv = await oc.waitForEvent(
+    (e) =>
+      e.type === "message.updated" &&
+      e.properties?.info?.sessionID === sessionID &&
+      e.properties.info.role === "user" &&
+      !known.has(e.properties.info.id),
+    { timeoutMs, from },
+  );
+  const userIndex = oc.events.indexOf(userEv);
+  const idle = await oc.waitForEvent(ev.idle(sessionID), { timeoutMs: Math.max(1, timeoutMs - (Date.now() - t0)), from: userIndex + 1 });
+  const idleIndex = oc.events.indexOf(idle);
+  const error = oc.events.slice(userIndex + 1, idleIndex + 1).find(ev.error(sessionID));
   const messages = await sessionMessages(oc.client, sessionID);
   const assistant = lastAssistant(messages);
-  return { messages, assistant, text: messageText(assistant), error, idle };
+  return { messages, assistant, text: messageText(assistant), userMessageID: userEv.properties.info.id, error, idle };
 }
 
 // ---------------------------------------------------------------------------
