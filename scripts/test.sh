@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust suites (unit, protocol over fake stdio) and the Node client test
-# that drives the real binary through vscode-jsonrpc.
+# Runs every test: the Rust suites (unit, protocol over fake stdio), the Node client test that
+# drives the real binary through vscode-jsonrpc, and the end-to-end tests against a real
+# OpenCode whose only fake is the model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,6 @@ echo "== node protocol test (vscode-jsonrpc against the real binary)"
 cargo build --locked --quiet
 export OPENCODE_ORCHESTRATOR_BIN="$PWD/target/debug/opencode-orchestrator"
 (cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
+
+echo "== end-to-end: a real OpenCode (npm opencode-ai) with a scripted model"
+(cd tests/e2e && npm ci --no-audit --no-fund --silent && npm test)

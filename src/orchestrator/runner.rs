@@ -19,6 +19,9 @@ use super::task::{Task, TaskStatus, now_ms};
 /// How long an abort may take before we stop waiting for it.
 const ABORT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a re-attached session may show no sign of work before it is taken as stopped.
+const REATTACH_GRACE: Duration = Duration::from_secs(20);
+
 /// At most one progress event per task in this interval: the ledger keeps every event, and a
 /// busy session can report many steps a second.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
@@ -138,7 +141,7 @@ async fn converse(
     if let Err(e) = backend.prompt(&session_id, prompt.clone()).await {
         return Outcome::Failed(format!("the prompt was not accepted: {e}"));
     }
-    follow(core, backend, task, &session_id, &prompt, &mut wakes).await
+    follow(core, backend, task, &session_id, &prompt, &mut wakes, None).await
 }
 
 /// Picks up a task whose session was running when the previous process stopped.
@@ -165,16 +168,10 @@ async fn reattach(core: &Arc<Core>, backend: &dyn SessionBackend, task: &Task) -
     // It may have finished, or stopped, while nobody was listening.
     match backend.output(session_id).await {
         Ok(out) if out.finished => return Outcome::Completed(out),
-        Ok(out) if out.failure.is_none() => match backend.is_busy(session_id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Outcome::Interrupted(format!(
-                    "{LOST}, and its session stopped without an answer"
-                ));
-            }
-            Err(e) => return Outcome::Interrupted(format!("{LOST}: {e}")),
-        },
-        Ok(_) => {} // a failure: `follow` decides whether to retry
+        // Not finished; whether it still works is decided in `follow`, which gives an idle
+        // session a grace period before calling it stopped (a prompt can take a moment to
+        // show as busy, e.g. while OpenCode loads its plugins).
+        Ok(_) => {}
         Err(e) => return Outcome::Interrupted(format!("{LOST}: {e}")),
     }
     tracing::info!(task_id = %task.id, session_id, "re-attached to a running task");
@@ -188,7 +185,8 @@ async fn reattach(core: &Arc<Core>, backend: &dyn SessionBackend, task: &Task) -
     let prompt = prompt_for(core, task);
     // Look once more right away: the answer may have come between the check and the register.
     let _ = core.router.recheck(session_id);
-    follow(core, backend, task, session_id, &prompt, &mut wakes).await
+    let stall = Some(tokio::time::Instant::now() + REATTACH_GRACE);
+    follow(core, backend, task, session_id, &prompt, &mut wakes, stall).await
 }
 
 /// The prompt a task sends (and re-sends on retry).
@@ -214,14 +212,45 @@ async fn follow(
     session_id: &str,
     prompt: &Prompt,
     wakes: &mut tokio::sync::mpsc::UnboundedReceiver<Wake>,
+    mut stall: Option<tokio::time::Instant>,
 ) -> Outcome {
     let recovery = &core.config.recovery;
     let mut attempts = 0u32;
     let mut last_progress: Option<tokio::time::Instant> = None;
     loop {
-        let Some(wake) = wakes.recv().await else {
+        let wake = match stall {
+            None => wakes.recv().await,
+            Some(at) => tokio::select! {
+                wake = wakes.recv() => wake,
+                _ = tokio::time::sleep_until(at) => {
+                    // A re-attached session that showed no sign of life: is it working?
+                    match backend.is_busy(session_id).await {
+                        Ok(true) => {
+                            stall = None;
+                            continue;
+                        }
+                        Ok(false) => match backend.output(session_id).await {
+                            Ok(out) if out.finished => return Outcome::Completed(out),
+                            _ => return Outcome::Interrupted(
+                                "the orchestrator stopped while this task was running, and its session stopped without an answer".into(),
+                            ),
+                        },
+                        Err(e) => return Outcome::Interrupted(format!(
+                            "the orchestrator stopped while this task was running: {e}"
+                        )),
+                    }
+                }
+            },
+        };
+        let Some(wake) = wake else {
             return Outcome::Failed("lost the agent runtime's session events".into());
         };
+        if matches!(
+            wake,
+            Wake::Event(SessionEvent::Busy { .. } | SessionEvent::Progress { .. })
+        ) {
+            stall = None; // it is alive
+        }
         match wake {
             // An error is read from the session itself, like an idle: OpenCode records it on
             // the turn's last message, and reading it there handles each failure once.
