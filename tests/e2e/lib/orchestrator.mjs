@@ -35,7 +35,7 @@ export async function startOrchestrator({
   };
   const onMessage = async (msg) => {
     if (msg.method === "orchestrator/event") {
-      events.push(msg.params);
+      events.push({ ...msg.params, receivedAt: Date.now() });
       for (const w of [...waiters]) w();
       return;
     }
