@@ -70,8 +70,15 @@ for (const cap of [10, 50]) {
   );
   for (const id of ids) await orch.taskEvent("task.completed", id, { timeoutMs: 600_000 });
   const wall = Date.now() - t0;
-  // The last notice reaches the parent's model.
-  await model.waitForRequest((b) => lastUserText(b).includes("[opencode-orchestrator]"), { from: modelFrom, timeoutMs: 60_000 });
+  // Every result reaches the parent (in as few messages as the parent's turns allow).
+  const noticed = new Set();
+  await orch.waitForEvent(
+    (e) => {
+      if (e.type === "notice.delivered" && e.data.parentSessionId === parent.id) e.data.taskIds.forEach((id) => noticed.add(id));
+      return noticed.size >= ids.length;
+    },
+    { timeoutMs: 120_000 },
+  );
 
   // Per task: session id, prompt time (task.started), model request and reply, idle, completed.
   const byTask = new Map();
