@@ -7,14 +7,15 @@ use super::task::now_ms;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// `tsk_` + milliseconds (hex) + 6 hex digits of per-process randomness and a counter.
+static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// `tsk_` + milliseconds (hex) + 6 hex digits: a per-process random start plus a counter, so
+/// ids made in the same millisecond by one process never collide, and two processes almost
+/// never do.
 pub fn task_id() -> String {
+    let salt = *SALT.get_or_init(random_u64);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // RandomState is seeded per process from the OS; hashing the counter gives a cheap,
-    // non-repeating suffix without another dependency.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(n);
-    let suffix = (h.finish() ^ n) & 0xff_ffff;
+    let suffix = salt.wrapping_add(n) & 0xff_ffff;
     format!("tsk_{:011x}{:06x}", now_ms(), suffix)
 }
 

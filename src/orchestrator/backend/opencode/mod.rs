@@ -5,6 +5,7 @@ pub mod bridge;
 mod events;
 mod http;
 mod output;
+mod turns;
 
 pub use api::{ApiCall, OpencodeApi};
 pub use bridge::{BridgeApi, BridgeLink};
@@ -30,6 +31,8 @@ pub struct OpencodeBackend {
     events: broadcast::Sender<SessionEvent>,
     /// When each session was last prompted: its answer is what came after.
     prompted_at: Mutex<HashMap<String, Millis>>,
+    /// What the events said about each prompted session's turn.
+    turns: Arc<turns::TurnTracker>,
 }
 
 impl OpencodeBackend {
@@ -37,11 +40,18 @@ impl OpencodeBackend {
         let (events, _) = broadcast::channel(16_384);
         let mut raw = api.events();
         let tx = events.clone();
+        let turns = Arc::new(turns::TurnTracker::default());
+        let tracker = turns.clone();
         tokio::spawn(async move {
             loop {
                 match raw.recv().await {
                     Ok(event) => {
+                        // Before the idle that follows reaches a waiting task.
+                        tracker.apply(&event);
                         if let Some(e) = events::session_event(&event) {
+                            if e == SessionEvent::Resync {
+                                tracker.clear();
+                            }
                             let _ = tx.send(e);
                         }
                     }
@@ -50,6 +60,7 @@ impl OpencodeBackend {
                             missed = n,
                             "OpenCode events were missed; rechecking sessions"
                         );
+                        tracker.clear();
                         let _ = tx.send(SessionEvent::Resync);
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -60,6 +71,7 @@ impl OpencodeBackend {
             api,
             events,
             prompted_at: Mutex::new(HashMap::new()),
+            turns,
         }
     }
 
@@ -113,6 +125,7 @@ impl SessionBackend for OpencodeBackend {
         self.prompted_at
             .lock()
             .insert(session_id.to_string(), now_ms());
+        self.turns.start(session_id);
         self.api
             .call(ApiCall::PromptAsync {
                 session_id: session_id.to_string(),
@@ -138,6 +151,12 @@ impl SessionBackend for OpencodeBackend {
             .get(session_id)
             .copied()
             .unwrap_or(0);
+        // The events usually have the answer already; ask OpenCode only when they do not.
+        if let Some(tracked) = self.turns.messages(session_id)
+            && let Turn::Finished(out) = output::turn(&tracked, since)
+        {
+            return Ok(out);
+        }
         let messages = self
             .api
             .call(ApiCall::Messages {
@@ -179,6 +198,7 @@ impl SessionBackend for OpencodeBackend {
 
     async fn delete(&self, session_id: &str) -> Result<(), BackendError> {
         self.prompted_at.lock().remove(session_id);
+        self.turns.forget(session_id);
         self.api
             .call(ApiCall::DeleteSession {
                 session_id: session_id.to_string(),
@@ -191,6 +211,8 @@ impl SessionBackend for OpencodeBackend {
         self.prompted_at
             .lock()
             .insert(session_id.to_string(), prompted_at);
+        // What happened before we were listening is only in OpenCode's messages.
+        self.turns.forget(session_id);
     }
 
     fn retry_prompt(&self, original: &Prompt, error: &str) -> Prompt {
