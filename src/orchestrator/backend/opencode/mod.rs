@@ -152,8 +152,11 @@ impl SessionBackend for OpencodeBackend {
             .copied()
             .unwrap_or(0);
         // The events usually have the answer already; ask OpenCode only when they do not.
+        // A finished message whose text never came through (a missed part event, or a
+        // forwarder that leaves text parts out) is asked for too.
         if let Some(tracked) = self.turns.messages(session_id)
             && let Turn::Finished(out) = output::turn(&tracked, since)
+            && !out.text.trim().is_empty()
         {
             return Ok(out);
         }

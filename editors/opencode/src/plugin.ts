@@ -1,0 +1,362 @@
+// The plugin's runtime: starts the server, registers its tools, agents and the /task command,
+// carries the bridge and OpenCode's events, and shows toasts for task state changes.
+
+import path from "node:path";
+
+import type { Config, Hooks, PluginInput, ToolContext, ToolDefinition } from "@opencode-ai/plugin";
+import { tool } from "@opencode-ai/plugin";
+
+import { findBinary } from "./binary.js";
+import { createBridge } from "./bridge.js";
+import { BoundedSet, SeqOrderer, eventToForward, isOrchestratorEvent, type OrchestratorEvent } from "./events.js";
+import { stopOnExit } from "./lifecycle.js";
+import { createLogger, type Logger } from "./log.js";
+import { toZodShape } from "./schema.js";
+import { CLIENT_NAME, OrchestratorServer, type ServerOptions } from "./server.js";
+import { callTool, type ToolCallOptions } from "./tools.js";
+import { Toaster } from "./toasts.js";
+
+/** The plugin's options (`"plugin": [["…/opencode-orchestrator.js", { … }]]`). */
+export interface PluginSettings {
+  /** Path of the server binary (or a name on PATH). */
+  bin?: string;
+  /** Toasts for task state changes and restarts; default true. */
+  toasts: boolean;
+  /** Config overrides for the server (`initializationOptions.config`, docs/CONFIG.md). */
+  config?: Record<string, unknown>;
+}
+
+const KNOWN_OPTIONS = new Set(["bin", "toasts", "config"]);
+
+export function parseOptions(raw: unknown, log: Logger): PluginSettings {
+  const settings: PluginSettings = { toasts: true };
+  if (raw === undefined || raw === null) return settings;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    log.warn("plugin options must be an object; ignored");
+    return settings;
+  }
+  const o = raw as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) log.warn(`unknown plugin option \`${key}\` ignored (known: ${[...KNOWN_OPTIONS].join(", ")})`);
+  }
+  if (typeof o.bin === "string") settings.bin = o.bin;
+  else if (o.bin !== undefined) log.warn("plugin option `bin` must be a string; ignored");
+  if (typeof o.toasts === "boolean") settings.toasts = o.toasts;
+  else if (o.toasts !== undefined) log.warn("plugin option `toasts` must be true or false; ignored");
+  if (typeof o.config === "object" && o.config !== null && !Array.isArray(o.config)) {
+    settings.config = o.config as Record<string, unknown>;
+  } else if (o.config !== undefined) {
+    log.warn("plugin option `config` must be an object; ignored");
+  }
+  return settings;
+}
+
+/** One tool of `orchestrator/tools/list`. */
+export interface ToolInfo {
+  name: string;
+  description?: string;
+  inputSchema?: unknown;
+}
+
+/** One agent of `orchestrator/agents/list`. */
+export interface AgentInfo {
+  name: string;
+  displayName?: string;
+  [field: string]: unknown;
+}
+
+/** The tools the server serves; registered (explaining the problem) when it cannot run. */
+export const FALLBACK_TOOL_NAMES = ["delegate_task", "get_task_result", "list_tasks", "cancel_task"] as const;
+
+export const TASK_COMMAND_TEMPLATE =
+  "Run the following as a mission. Triage it first: do small work yourself, plan medium work " +
+  "briefly, research and plan large work in depth. Delegate independent pieces to your " +
+  "specialists in parallel with delegate_task, have the Inspector verify the result, and end " +
+  "with a report of what was done, what changed and what is left.\n\n$ARGUMENTS";
+
+export const TASK_COMMAND_DESCRIPTION = "Run a mission with the Commander";
+
+/** Registers the agents and the /task command into OpenCode's config (mutated in place). */
+export function applyConfig(cfg: Config, agents: readonly AgentInfo[], log: Logger): void {
+  const c = cfg as { agent?: Record<string, Record<string, unknown> | undefined>; command?: Record<string, unknown> };
+  if (agents.length === 0) return;
+  c.agent ??= {};
+  for (const { name, displayName: _displayName, ...agent } of agents) {
+    const mine = c.agent[name];
+    c.agent[name] = mine ? { ...agent, ...mine } : { ...agent };
+  }
+  if (!agents.some((a) => a.name === "commander")) return;
+  c.command ??= {};
+  if (c.command.task !== undefined) {
+    log.warn("a `task` command is already configured: opencode-orchestrator's /task is not added (choose the commander agent to run missions)");
+    return;
+  }
+  c.command.task = { template: TASK_COMMAND_TEMPLATE, description: TASK_COMMAND_DESCRIPTION, agent: "commander" };
+}
+
+function unavailableTool(name: string, message: string): ToolDefinition {
+  return tool({
+    description: `opencode-orchestrator's ${name} (unavailable: calling it explains why and how to fix it).`,
+    args: {},
+    execute() {
+      return Promise.reject(new Error(message));
+    },
+  });
+}
+
+/** Hooks of a plugin whose server cannot run: every tool explains the problem. */
+export function unavailableHooks(message: string): Hooks {
+  const tools: Record<string, ToolDefinition> = {};
+  for (const name of FALLBACK_TOOL_NAMES) tools[name] = unavailableTool(name, message);
+  return { tool: tools };
+}
+
+/** Test seams and tuning; OpenCode passes none. */
+export interface RuntimeDeps {
+  env?: NodeJS.ProcessEnv;
+  /** Stop the server when the process exits (default true). */
+  stopOnExit?: boolean;
+  /** Overrides of the server supervisor's settings. */
+  server?: Partial<Pick<ServerOptions, "args" | "requestTimeoutMs" | "startTimeoutMs" | "maxRestartsPerMinute" | "restartBackoffMs">>;
+  tools?: ToolCallOptions;
+  /** How long an out-of-order event waits for the ones before it (ms). */
+  gapWaitMs?: number;
+  /** Offer the bridge in `initialize` (default true). */
+  bridge?: boolean;
+  /** Toasts for events older than this are skipped (replays after a restart). */
+  toastMaxAgeMs?: number;
+}
+
+export class OrchestratorRuntime {
+  readonly log: Logger;
+  readonly server: OrchestratorServer;
+  readonly directory: string;
+  readonly toaster: Toaster;
+  readonly orderer: SeqOrderer;
+  readonly taskSessions = new BoundedSet(10_000);
+  tools: ToolInfo[] = [];
+  agents: AgentInfo[] = [];
+  /** Whether OpenCode's events go to the server (it uses the bridge). */
+  forwardEvents = true;
+  /** Every event delivered in seq order (tests and listeners). */
+  readonly listeners = new Set<(event: OrchestratorEvent) => void>();
+  private readonly displayNames = new Map<string, string>();
+  private unregisterExit: (() => void) | undefined;
+
+  constructor(
+    input: PluginInput,
+    readonly settings: PluginSettings,
+    bin: string,
+    log: Logger,
+    private readonly deps: RuntimeDeps = {},
+  ) {
+    this.log = log;
+    this.directory = path.resolve(input.directory || process.cwd());
+    this.toaster = new Toaster(input.client, this.displayNames, settings.toasts);
+    this.orderer = new SeqOrderer((e) => this.deliver(e), deps.gapWaitMs ?? 200);
+    const bridge = createBridge(input.client, this.directory, (id) => this.taskSessions.add(id));
+    const initializationOptions: Record<string, unknown> = {
+      workspaceRoot: this.directory,
+      clientName: CLIENT_NAME,
+      bridge: deps.bridge ?? true,
+    };
+    if (input.serverUrl) initializationOptions.opencodeUrl = String(input.serverUrl);
+    if (settings.config) initializationOptions.config = settings.config;
+    this.server = new OrchestratorServer({
+      bin,
+      cwd: this.directory,
+      env: deps.env ?? process.env,
+      initializationOptions,
+      logger: log,
+      ...deps.server,
+      requestHandlers: {
+        "orchestrator/opencode/call": (params) => bridge.handle(params),
+      },
+      notificationHandlers: {
+        "orchestrator/event": (params) => {
+          if (isOrchestratorEvent(params)) this.orderer.push(params);
+        },
+        "orchestrator/eventsDropped": (params) => {
+          const after = (params as { afterSeq?: unknown } | undefined)?.afterSeq;
+          log.warn("the orchestrator dropped events for this client; replaying them", { params });
+          void this.replay(typeof after === "number" ? after : this.orderer.lastSeq ?? 0);
+        },
+      },
+      onReady: (_server, restarted) => this.afterReady(restarted),
+      onRestart: ({ ok, message }) => {
+        if (ok) this.toaster.show("The orchestrator server stopped unexpectedly and was restarted.", "warning");
+        else this.toaster.show(`The orchestrator server is down: ${message}`, "error");
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+    const [tools, agents] = await Promise.all([
+      this.server.request<{ tools?: ToolInfo[] }>("orchestrator/tools/list", {}),
+      this.server.request<{ agents?: AgentInfo[] }>("orchestrator/agents/list", {}).catch((e: unknown) => {
+        this.log.warn(`orchestrator/agents/list failed: ${(e as Error).message}; no agents are registered`);
+        return { agents: [] };
+      }),
+    ]);
+    this.tools = (tools.tools ?? []).filter((t) => typeof t?.name === "string" && /^[A-Za-z0-9_-]+$/.test(t.name));
+    this.agents = (agents.agents ?? []).filter((a) => typeof a?.name === "string" && a.name !== "");
+    for (const a of this.agents) if (typeof a.displayName === "string") this.displayNames.set(a.name, a.displayName);
+    if (this.deps.stopOnExit ?? true) this.unregisterExit = stopOnExit(this.server);
+    this.log.info("opencode-orchestrator ready", {
+      tools: this.tools.map((t) => t.name),
+      agents: this.agents.map((a) => a.name),
+      forwardEvents: this.forwardEvents,
+    });
+  }
+
+  private readonly disposeListeners: Array<() => void> = [];
+
+  onDispose(listener: () => void): void {
+    this.disposeListeners.push(listener);
+  }
+
+  async dispose(): Promise<void> {
+    for (const l of this.disposeListeners.splice(0)) l();
+    this.unregisterExit?.();
+    this.orderer.dispose();
+    await this.server.stop();
+  }
+
+  /** Every event after `afterSeq`, fed through the orderer (after a restart or lost events). */
+  async replay(afterSeq: number): Promise<void> {
+    let cursor = afterSeq;
+    try {
+      for (let page = 0; page < 100; page++) {
+        const r = await this.server.request<{ events?: unknown[]; nextSeq?: number; more?: boolean }>(
+          "orchestrator/events/replay",
+          { afterSeq: cursor, limit: 1000 },
+        );
+        for (const e of r.events ?? []) if (isOrchestratorEvent(e)) this.orderer.push(e);
+        if (!r.more || typeof r.nextSeq !== "number" || r.nextSeq <= cursor) return;
+        cursor = r.nextSeq;
+      }
+    } catch (e) {
+      this.log.warn(`replaying events failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async afterReady(restarted: boolean): Promise<void> {
+    try {
+      const stats = await this.server.request<{ backend?: unknown }>("orchestrator/stats", {}, { timeoutMs: 5000 });
+      // Forward OpenCode's events only when the server reaches OpenCode through this plugin.
+      this.forwardEvents = typeof stats.backend !== "string" || stats.backend.includes("bridge");
+    } catch (e) {
+      this.forwardEvents = true;
+      this.log.warn(`orchestrator/stats failed: ${(e as Error).message}`);
+    }
+    const last = this.orderer.lastSeq;
+    if (restarted && last !== undefined) void this.replay(last);
+  }
+
+  private deliver(event: OrchestratorEvent): void {
+    const maxAge = this.deps.toastMaxAgeMs ?? 60_000;
+    if (typeof event.time !== "number" || Date.now() - event.time <= maxAge) this.toaster.onEvent(event);
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  /** Forwards one OpenCode bus event to the server, if it cares; never waits. */
+  forward(event: unknown): void {
+    if (!this.forwardEvents) return;
+    const out = eventToForward(event, (id) => this.taskSessions.has(id));
+    if (out !== undefined) this.server.notify("orchestrator/opencode/event", { event: out });
+  }
+
+  private makeTool(info: ToolInfo): ToolDefinition {
+    const server = this.server;
+    const options = this.deps.tools;
+    return tool({
+      description: info.description ?? info.name,
+      args: toZodShape(info.inputSchema),
+      execute: async (args: Record<string, unknown>, ctx: ToolContext) => {
+        const r = await callTool(server, info.name, args, ctx, options);
+        return { title: r.title ?? info.name, output: r.output, metadata: r.metadata };
+      },
+    });
+  }
+
+  hooks(): Hooks {
+    const tools: Record<string, ToolDefinition> = {};
+    for (const t of this.tools) tools[t.name] = this.makeTool(t);
+    return {
+      tool: tools,
+      config: (cfg) => {
+        try {
+          applyConfig(cfg, this.agents, this.log);
+        } catch (e) {
+          this.log.error(`registering the agents failed: ${(e as Error).message}`);
+        }
+        return Promise.resolve();
+      },
+      event: ({ event }) => {
+        try {
+          this.forward(event);
+        } catch {
+          // never disturb OpenCode's event loop
+        }
+        return Promise.resolve();
+      },
+      dispose: () => this.dispose(),
+    };
+  }
+}
+
+/**
+ * Runtimes alive in this process by project directory, shared by every copy of the plugin (the
+ * file in the plugin folder and the same file listed in the config are two module instances).
+ */
+const LIVE_KEY = Symbol.for("opencode-orchestrator.runtimes");
+
+function liveRuntimes(): Map<string, OrchestratorRuntime> {
+  const g = globalThis as { [LIVE_KEY]?: Map<string, OrchestratorRuntime> };
+  g[LIVE_KEY] ??= new Map();
+  return g[LIVE_KEY];
+}
+
+/** Builds the plugin's hooks; `runtime` is undefined when the server cannot run. */
+export async function createOrchestrator(
+  input: PluginInput,
+  rawOptions?: unknown,
+  deps: RuntimeDeps = {},
+): Promise<{ hooks: Hooks; runtime?: OrchestratorRuntime }> {
+  const env = deps.env ?? process.env;
+  const log = createLogger(input.client, env);
+  const settings = parseOptions(rawOptions, log);
+  const directory = path.resolve(input.directory || process.cwd());
+  const live = liveRuntimes();
+  if (live.has(directory)) {
+    log.warn(`opencode-orchestrator is loaded twice for ${directory} (from the plugin folder and the config's "plugin" list?); this copy does nothing`);
+    return { hooks: {} };
+  }
+  const found = findBinary(settings.bin, env, directory);
+  if (!found.ok) {
+    log.error(found.message);
+    return { hooks: unavailableHooks(found.message) };
+  }
+  const runtime = new OrchestratorRuntime(input, settings, found.path, log, deps);
+  try {
+    await runtime.start();
+  } catch (e) {
+    const message = `opencode-orchestrator is unavailable: ${(e as Error).message} (server binary: ${found.path})`;
+    log.error(message);
+    await runtime.dispose().catch(() => undefined);
+    return { hooks: unavailableHooks(message) };
+  }
+  live.set(directory, runtime);
+  runtime.onDispose(() => {
+    if (live.get(directory) === runtime) live.delete(directory);
+  });
+  return { hooks: runtime.hooks(), runtime };
+}
+

@@ -1,0 +1,146 @@
+// JSON Schema (as `orchestrator/tools/list` serves it) to the zod shapes OpenCode's `tool()`
+// expects. Only what tool arguments need is translated: an object's properties of type string,
+// integer, number, boolean, an enum, or an array of those; with `required`, `description`,
+// `default`, `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`. Anything else
+// becomes `z.any()` with its description kept, and the server checks it.
+//
+// OpenCode turns the shape back into JSON Schema for the model in "input" mode: a property with
+// a default is optional there and shows its `default`, and descriptions are kept (measured with
+// OpenCode 1.18.33).
+
+import { tool } from "@opencode-ai/plugin";
+import type { ZodType } from "zod";
+
+const z = tool.schema;
+
+export type ZodShape = Record<string, ZodType>;
+
+interface JsonSchema {
+  type?: unknown;
+  properties?: unknown;
+  required?: unknown;
+  description?: unknown;
+  default?: unknown;
+  enum?: unknown;
+  items?: unknown;
+  minimum?: unknown;
+  maximum?: unknown;
+  exclusiveMinimum?: unknown;
+  exclusiveMaximum?: unknown;
+  minLength?: unknown;
+  maxLength?: unknown;
+  minItems?: unknown;
+  maxItems?: unknown;
+  additionalProperties?: unknown;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+const count = (v: unknown): number | undefined =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+
+/** The schema's type, with `["x", "null"]` read as a nullable `x`. */
+function typeOf(s: JsonSchema): { type: string | undefined; nullable: boolean } {
+  if (typeof s.type === "string") return { type: s.type, nullable: false };
+  if (Array.isArray(s.type)) {
+    const types = s.type.filter((t): t is string => typeof t === "string");
+    const nonNull = types.filter((t) => t !== "null");
+    if (nonNull.length === 1 && types.length === s.type.length) {
+      return { type: nonNull[0], nullable: nonNull.length < types.length };
+    }
+    return { type: "unsupported", nullable: false };
+  }
+  return { type: undefined, nullable: false };
+}
+
+/** A scalar (string, integer, number, boolean, string enum); undefined when unsupported. */
+function scalar(s: JsonSchema): ZodType | undefined {
+  if (s.enum !== undefined) {
+    if (Array.isArray(s.enum) && s.enum.length > 0 && s.enum.every((v) => typeof v === "string")) {
+      return z.enum(s.enum as [string, ...string[]]);
+    }
+    return undefined;
+  }
+  const { type } = typeOf(s);
+  switch (type) {
+    case "string": {
+      let t = z.string();
+      const min = count(s.minLength);
+      const max = count(s.maxLength);
+      if (min !== undefined) t = t.min(min);
+      if (max !== undefined) t = t.max(max);
+      return t;
+    }
+    case "integer":
+    case "number": {
+      let t = type === "integer" ? z.number().int() : z.number();
+      const min = num(s.minimum);
+      const max = num(s.maximum);
+      const xmin = num(s.exclusiveMinimum);
+      const xmax = num(s.exclusiveMaximum);
+      // zod's int() already stops at the safe-integer range; wider bounds (uint64) add nothing.
+      if (min !== undefined && !(type === "integer" && min <= Number.MIN_SAFE_INTEGER)) t = t.min(min);
+      if (max !== undefined && !(type === "integer" && max >= Number.MAX_SAFE_INTEGER)) t = t.max(max);
+      if (xmin !== undefined) t = t.gt(xmin);
+      if (xmax !== undefined) t = t.lt(xmax);
+      return t;
+    }
+    case "boolean":
+      return z.boolean();
+    default:
+      return undefined;
+  }
+}
+
+/** One property's schema, before optional/default/description. */
+function valueSchema(s: JsonSchema): ZodType | undefined {
+  const { type, nullable } = typeOf(s);
+  let t: ZodType | undefined;
+  if (type === "array" && s.enum === undefined) {
+    const items = isObject(s.items) ? scalar(s.items) : undefined;
+    if (!items) return undefined;
+    let a = z.array(items);
+    const min = count(s.minItems);
+    const max = count(s.maxItems);
+    if (min !== undefined) a = a.min(min);
+    if (max !== undefined) a = a.max(max);
+    t = a;
+  } else {
+    t = scalar(s);
+  }
+  if (t && nullable) t = t.nullable();
+  return t;
+}
+
+/** The zod schema of one object property. */
+export function propertyToZod(schema: unknown, required: boolean): ZodType {
+  const s: JsonSchema = isObject(schema) ? schema : {};
+  const description = typeof s.description === "string" ? s.description : undefined;
+  let t: ZodType = valueSchema(s) ?? z.any();
+  if (!required) {
+    // A default the schema itself refuses would fail every call that leaves the field out.
+    t = s.default !== undefined && t.safeParse(s.default).success ? t.default(s.default as never) : t.optional();
+  }
+  if (description !== undefined) t = t.describe(description);
+  return t;
+}
+
+/** The zod shape (`tool({ args })`) of an object schema. Non-object schemas give `{}`. */
+export function toZodShape(schema: unknown): ZodShape {
+  if (!isObject(schema) || !isObject(schema.properties)) return {};
+  const required = new Set(Array.isArray(schema.required) ? schema.required.filter((r) => typeof r === "string") : []);
+  const shape: ZodShape = {};
+  for (const [name, prop] of Object.entries(schema.properties)) {
+    shape[name] = propertyToZod(prop, required.has(name));
+  }
+  return shape;
+}
+
+/** The whole object schema as zod, strict when the schema forbids other properties (tests). */
+export function toZodObject(schema: unknown): ZodType {
+  const obj = z.object(toZodShape(schema));
+  return isObject(schema) && schema.additionalProperties === false ? obj.strict() : obj;
+}

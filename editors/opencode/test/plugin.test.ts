@@ -1,0 +1,279 @@
+// The plugin end to end against the real server (scripted runtime, and the OpenCode runtime
+// through the bridge), with a fake OpenCode SDK client.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import type { Config, Hooks, ToolContext } from "@opencode-ai/plugin";
+
+import type { OrchestratorEvent } from "../src/events.js";
+import { TASK_COMMAND_DESCRIPTION, createOrchestrator, type OrchestratorRuntime, type RuntimeDeps } from "../src/plugin.js";
+import { callTool, type ToolServer } from "../src/tools.js";
+import { FakeClient, delay, isolatedEnv, pluginInput, scriptedConfig, script, serverBin, tempWorkspace, waitUntil } from "./helpers.js";
+
+const runtimes: OrchestratorRuntime[] = [];
+after(async () => {
+  await Promise.all(runtimes.map((r) => r.dispose()));
+});
+
+async function start(options: Record<string, unknown>, deps: RuntimeDeps = {}, ws = tempWorkspace()) {
+  const client = new FakeClient();
+  const { hooks, runtime } = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), ...options }, { env: isolatedEnv(ws), stopOnExit: false, ...deps });
+  assert.ok(runtime, "the server started");
+  runtimes.push(runtime);
+  client.emit = (event) => void hooks.event?.({ event: event as never });
+  return { client, hooks, runtime, ws };
+}
+
+function ctx(over: Partial<ToolContext> = {}): ToolContext {
+  return {
+    sessionID: "ses_parent",
+    messageID: "msg_1",
+    agent: "commander",
+    directory: "/tmp",
+    worktree: "/tmp",
+    abort: new AbortController().signal,
+    metadata: () => undefined,
+    ask: () => Promise.resolve(),
+    ...over,
+  };
+}
+
+type ToolOut = { title: string; output: string; metadata: { task?: { taskId: string; status: string; agent: string } } };
+
+async function run(hooks: Hooks, name: string, args: Record<string, unknown>, c: ToolContext = ctx()): Promise<ToolOut> {
+  const def = hooks.tool?.[name];
+  assert.ok(def, `tool ${name} is registered`);
+  return (await def.execute(args, c)) as ToolOut;
+}
+
+describe("plugin with the scripted runtime", () => {
+  let s: Awaited<ReturnType<typeof start>>;
+  const seen: OrchestratorEvent[] = [];
+  before(async () => {
+    s = await start({ config: scriptedConfig(tempWorkspace(), { scheduler: { maxWaitMs: 150 } }) }, { bridge: false, tools: { minPollIntervalMs: 50 } });
+    s.runtime.listeners.add((e) => seen.push(e));
+  });
+
+  test("registers every server tool with zod args", () => {
+    assert.deepEqual(Object.keys(s.hooks.tool ?? {}).sort(), ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]);
+    const d = s.hooks.tool?.delegate_task;
+    assert.match(d?.description ?? "", /Delegate a task/);
+    assert.deepEqual(Object.keys(d?.args ?? {}).sort(), ["agent", "background", "description", "model", "priority", "prompt", "resume"]);
+    assert.equal(s.runtime.forwardEvents, false, "no bridge: OpenCode's events are not sent");
+  });
+
+  test("a tool call runs on the server with the caller as context", async () => {
+    const r = await run(s.hooks, "delegate_task", { agent: "builder", description: "say hi", prompt: "hi there" });
+    assert.equal(r.metadata.task?.status, "queued");
+    const taskId = r.metadata.task?.taskId;
+    const done = await run(s.hooks, "get_task_result", { taskId, waitMs: 5000 });
+    assert.equal(done.metadata.task?.status, "completed");
+    assert.match(done.output, /done: hi there/);
+    const mine = await run(s.hooks, "list_tasks", {}, ctx());
+    assert.match(mine.output, new RegExp(taskId));
+    const other = await run(s.hooks, "list_tasks", {}, ctx({ sessionID: "ses_other" }));
+    assert.doesNotMatch(other.output, new RegExp(taskId));
+  });
+
+  test("a server error becomes an Error with the server's message", async () => {
+    await assert.rejects(run(s.hooks, "get_task_result", { taskId: "tsk_nope" }), /tsk_nope/);
+    await assert.rejects(run(s.hooks, "delegate_task", { agent: "commander", description: "x", prompt: "x" }), /commander/i);
+  });
+
+  test("sync delegation polls get_task_result until the task ends", async () => {
+    const calls: string[] = [];
+    const counting: ToolServer = {
+      request: (method, params, options) => {
+        calls.push((params as { name: string }).name);
+        return s.runtime.server.request(method, params, options);
+      },
+      whenReady: () => s.runtime.server.whenReady(),
+    };
+    const titles: string[] = [];
+    const r = await callTool(
+      counting,
+      "delegate_task",
+      { agent: "researcher", description: "slow one", prompt: script({ delayMs: 900, reply: "slow result" }), background: false },
+      { ...ctx(), metadata: (m) => titles.push(m.title ?? "") },
+      { syncWaitMs: 25_000, minPollIntervalMs: 50 },
+    );
+    assert.equal(r.metadata.task && (r.metadata.task as { status: string }).status, "completed");
+    assert.match(r.output, /slow result/);
+    assert.equal(calls[0], "delegate_task");
+    assert.ok(calls.length >= 3, `several bounded polls, got ${calls.join(",")}`);
+    assert.ok(calls.slice(1).every((c) => c === "get_task_result"));
+    assert.ok(titles.length >= 1 && titles.every((t) => /researcher: (queued|running)/.test(t)));
+  });
+
+  test("the registered delegate_task waits too (background: false)", async () => {
+    const r = await run(s.hooks, "delegate_task", { agent: "builder", description: "wait", prompt: script({ delayMs: 400, reply: "waited" }), background: false });
+    assert.equal(r.metadata.task?.status, "completed");
+    assert.match(r.output, /waited/);
+  });
+
+  test("an abort stops the wait; the task goes on", async () => {
+    const ac = new AbortController();
+    const p = run(s.hooks, "delegate_task", { agent: "builder", description: "forever", prompt: script({ hang: true }), background: false }, ctx({ abort: ac.signal }));
+    await delay(400);
+    const t0 = Date.now();
+    ac.abort();
+    await assert.rejects(p, /Stopped waiting for task tsk_/);
+    assert.ok(Date.now() - t0 < 1000);
+    const list = await run(s.hooks, "list_tasks", { status: ["running"] });
+    assert.match(list.output, /forever/);
+  });
+
+  test("events arrive in seq order and toasts follow task states", async () => {
+    seen.length = 0;
+    s.client.toasts.length = 0;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await run(s.hooks, "delegate_task", { agent: "librarian", description: `doc ${i}`, prompt: script({ delayMs: 20 * i, reply: `r${i}` }) });
+      ids.push(r.metadata.task?.taskId as string);
+    }
+    await run(s.hooks, "delegate_task", { agent: "inspector", description: "bad", prompt: script({ fail: "it broke" }) });
+    await waitUntil(() => ids.every((id) => seen.some((e) => e.type === "task.completed" && e.data?.taskId === id)), "all tasks to complete");
+    await waitUntil(() => seen.some((e) => e.type === "task.failed"), "the failure");
+    const seqs = seen.map((e) => e.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "strictly by seq");
+    assert.equal(new Set(seqs).size, seqs.length, "no repeats");
+    await delay(300);
+    const started = s.client.toasts.filter((t) => / started: doc /.test(t.message));
+    const finished = s.client.toasts.filter((t) => / finished: doc /.test(t.message));
+    assert.equal(started.length, 5);
+    assert.equal(finished.length, 5);
+    assert.ok(finished.every((t) => t.variant === "success" && t.message.startsWith("Librarian")));
+    assert.ok(s.client.toasts.some((t) => t.variant === "error" && /Inspector failed: bad \(.*it broke/.test(t.message)));
+    assert.equal(s.client.toasts.filter((t) => /queued/.test(t.message)).length, 0);
+  });
+
+  test("config registers the agents (the user's fields win) and /task", async () => {
+    const cfg = {
+      agent: { builder: { model: "mine/model", permission: { edit: "ask" } } },
+      command: {},
+    } as unknown as Config;
+    await s.hooks.config?.(cfg);
+    const agents = cfg.agent as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(agents).sort(), ["architect", "builder", "commander", "inspector", "librarian", "recorder", "researcher"]);
+    assert.equal(agents.commander?.mode, "primary");
+    assert.equal(agents.commander?.name, undefined);
+    assert.equal(agents.commander?.displayName, undefined);
+    assert.match(String(agents.commander?.prompt), /Commander/);
+    assert.equal(agents.architect?.hidden, true);
+    assert.deepEqual(agents.builder?.permission, { edit: "ask" });
+    assert.equal(agents.builder?.model, "mine/model");
+    assert.equal(agents.builder?.mode, "subagent");
+    assert.deepEqual((agents.inspector?.tools as Record<string, boolean>).delegate_task, false);
+    const task = (cfg.command as Record<string, { template: string; description: string; agent: string }>).task;
+    assert.equal(task?.agent, "commander");
+    assert.equal(task?.description, TASK_COMMAND_DESCRIPTION);
+    assert.match(task?.template ?? "", /\n\n\$ARGUMENTS$/);
+
+    const theirs = { command: { task: { template: "their own $ARGUMENTS" } } } as unknown as Config;
+    await s.hooks.config?.(theirs);
+    assert.deepEqual((theirs.command as Record<string, unknown>).task, { template: "their own $ARGUMENTS" });
+    assert.ok(s.client.logs.some((l) => l.level === "warn" && /task` command is already configured/.test(l.message)));
+    assert.ok((theirs.agent as Record<string, unknown>).commander, "agents registered even then");
+  });
+
+  test("the server restarts after a crash, with a toast, and tools work again", async () => {
+    const first = s.runtime.server.pid as number;
+    s.client.toasts.length = 0;
+    process.kill(first, "SIGKILL");
+    await waitUntil(() => s.client.toasts.some((t) => /restarted/.test(t.message)), "the restart toast");
+    await s.runtime.server.whenReady();
+    assert.notEqual(s.runtime.server.pid, first);
+    const r = await run(s.hooks, "delegate_task", { agent: "builder", description: "after restart", prompt: "again", background: false });
+    assert.equal(r.metadata.task?.status, "completed");
+  });
+});
+
+describe("plugin without a server", () => {
+  test("a missing binary: the plugin loads and every tool explains how to install", async () => {
+    const ws = tempWorkspace();
+    const client = new FakeClient();
+    const env = { PATH: "/nonexistent", HOME: ws };
+    const { hooks, runtime } = await createOrchestrator(pluginInput(client, ws), {}, { env, stopOnExit: false });
+    assert.equal(runtime, undefined);
+    assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]);
+    await assert.rejects(run(hooks, "delegate_task", {}), /not installed.*cargo install --locked --path \./s);
+    assert.equal(hooks.config, undefined);
+    assert.ok(client.logs.some((l) => l.level === "error"));
+  });
+
+  test("a bad `bin` option names the option", async () => {
+    const ws = tempWorkspace();
+    const { hooks } = await createOrchestrator(pluginInput(new FakeClient(), ws), { bin: "./nope/opencode-orchestrator" }, { env: isolatedEnv(ws), stopOnExit: false });
+    await assert.rejects(run(hooks, "list_tasks", {}), /plugin option `bin`.*not an executable file/);
+  });
+
+  test("OPENCODE_ORCHESTRATOR_BIN is used", async () => {
+    const ws = tempWorkspace();
+    const client = new FakeClient();
+    const env = { ...isolatedEnv(ws), OPENCODE_ORCHESTRATOR_BIN: serverBin(), PATH: "/nonexistent" };
+    const { runtime } = await createOrchestrator(pluginInput(client, ws), { config: scriptedConfig(ws) }, { env, stopOnExit: false });
+    assert.ok(runtime);
+    runtimes.push(runtime);
+  });
+
+  test("loaded twice for one project, the second copy does nothing", async () => {
+    const ws = tempWorkspace();
+    const first = await start({ config: scriptedConfig(ws) }, { bridge: false }, ws);
+    const client = new FakeClient();
+    const second = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), config: scriptedConfig(ws) }, { env: isolatedEnv(ws), stopOnExit: false });
+    assert.equal(second.runtime, undefined);
+    assert.deepEqual(second.hooks, {});
+    assert.ok(client.logs.some((l) => l.level === "warn" && /loaded twice/.test(l.message)));
+    await first.runtime.dispose();
+    const third = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), config: scriptedConfig(ws) }, { env: isolatedEnv(ws), stopOnExit: false });
+    assert.ok(third.runtime, "after dispose the project can get a server again");
+    runtimes.push(third.runtime);
+  });
+
+  test("a server that refuses to start: tools say why", async () => {
+    const ws = tempWorkspace();
+    const { hooks, runtime } = await createOrchestrator(
+      pluginInput(new FakeClient(), ws),
+      { bin: serverBin(), config: { backend: "scripted", scheduler: { maxDepth: 99 } } },
+      { env: isolatedEnv(ws), stopOnExit: false },
+    );
+    assert.equal(runtime, undefined);
+    await assert.rejects(run(hooks, "list_tasks", {}), /maxDepth/);
+  });
+});
+
+describe("plugin with the OpenCode runtime through the bridge", () => {
+  test("tasks run in OpenCode sessions made with the SDK client; events come back through the event hook", async () => {
+    const ws = tempWorkspace();
+    const s = await start({ config: { log: scriptedConfig(ws).log } }, {}, ws);
+    assert.equal(s.runtime.forwardEvents, true, "the server uses the bridge");
+    const r = await run(s.hooks, "delegate_task", { agent: "researcher", description: "look around", prompt: "Find the config loader.", background: false });
+    assert.equal(r.metadata.task?.status, "completed", r.output);
+    assert.match(r.output, /answer to: .*Find the config loader\./s);
+
+    const create = s.client.callsOf("session.create")[0] as { body: { title: string; parentID: string }; query: { directory: string } };
+    assert.equal(create.body.parentID, "ses_parent");
+    assert.equal(typeof create.body.title, "string");
+    assert.equal(create.query.directory, ws);
+    const prompt = s.client.callsOf("session.promptAsync")[0] as { path: { id: string }; body: { agent: string; parts: Array<{ text: string }> }; query: { directory: string } };
+    assert.equal(prompt.body.agent, "researcher");
+    assert.match(prompt.body.parts[0]?.text ?? "", /Find the config loader\./);
+    assert.equal(prompt.query.directory, ws);
+
+    // cancel: the running session is aborted through the bridge
+    s.client.answerDelayMs = 60_000;
+    const bg = await run(s.hooks, "delegate_task", { agent: "builder", description: "long", prompt: "Build it." });
+    const taskId = bg.metadata.task?.taskId as string;
+    await waitUntil(() => s.client.callsOf("session.promptAsync").length === 2, "the second prompt");
+    const sessionId = (s.client.callsOf("session.promptAsync")[1] as { path: { id: string } }).path.id;
+    s.client.emit({ type: "session.status", properties: { sessionID: sessionId, status: { type: "busy" } } });
+    const cancelled = run(s.hooks, "cancel_task", { taskId });
+    await waitUntil(() => s.client.callsOf("session.abort").length === 1, "the abort");
+    // OpenCode announces the aborted turn
+    s.client.emit({ type: "session.error", properties: { sessionID: sessionId, error: { name: "MessageAbortedError", data: { message: "Aborted" } } } });
+    s.client.emit({ type: "session.idle", properties: { sessionID: sessionId } });
+    const c = await cancelled;
+    assert.equal(c.metadata.task?.status, "cancelled");
+  });
+});
