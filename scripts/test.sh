@@ -16,5 +16,9 @@ cargo build --locked --quiet
 export OPENCODE_ORCHESTRATOR_BIN="$PWD/target/debug/opencode-orchestrator"
 (cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
 
+echo "== OpenCode plugin: build, type check, lint, tests"
+(cd editors/opencode && npm ci --no-audit --no-fund --silent && npm run --silent build \
+  && npm run --silent typecheck && npm run --silent lint && npm test)
+
 echo "== end-to-end: a real OpenCode (npm opencode-ai) with a scripted model"
 (cd tests/e2e && npm ci --no-audit --no-fund --silent && npm test)
