@@ -29,8 +29,9 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 enum Outcome {
     Completed(SessionOutput),
     Failed(String),
-    /// The task was running when the orchestrator stopped and could not be picked up again.
-    Interrupted(String),
+    /// The task was running when the orchestrator stopped and could not be picked up again:
+    /// why, and what its session had said by then.
+    Interrupted(String, Option<String>),
     Cancelled,
     TimedOut,
     /// The orchestrator is stopping: leave the task as it is in the ledger.
@@ -148,17 +149,18 @@ async fn converse(
 async fn reattach(core: &Arc<Core>, backend: &dyn SessionBackend, task: &Task) -> Outcome {
     const LOST: &str = "the orchestrator stopped while this task was running";
     let Some(session_id) = task.session_id.as_deref() else {
-        return Outcome::Interrupted(format!("{LOST}, before it had a session"));
+        return Outcome::Interrupted(format!("{LOST}, before it had a session"), None);
     };
     match backend.exists(session_id).await {
         Ok(true) => {}
         Ok(false) => {
-            return Outcome::Interrupted(format!("{LOST}, and its session no longer exists"));
+            return Outcome::Interrupted(format!("{LOST}, and its session no longer exists"), None);
         }
         Err(e) => {
-            return Outcome::Interrupted(format!(
-                "{LOST}, and its session could not be looked up: {e}"
-            ));
+            return Outcome::Interrupted(
+                format!("{LOST}, and its session could not be looked up: {e}"),
+                None,
+            );
         }
     }
     if let Some(started) = task.started_at {
@@ -172,7 +174,7 @@ async fn reattach(core: &Arc<Core>, backend: &dyn SessionBackend, task: &Task) -
         // session a grace period before calling it stopped (a prompt can take a moment to
         // show as busy, e.g. while OpenCode loads its plugins).
         Ok(_) => {}
-        Err(e) => return Outcome::Interrupted(format!("{LOST}: {e}")),
+        Err(e) => return Outcome::Interrupted(format!("{LOST}: {e}"), None),
     }
     tracing::info!(task_id = %task.id, session_id, "re-attached to a running task");
     let event = EventDraft::new(
@@ -229,15 +231,20 @@ async fn follow(
                             stall = None;
                             continue;
                         }
-                        Ok(false) => match backend.output(session_id).await {
-                            Ok(out) if out.finished => return Outcome::Completed(out),
-                            _ => return Outcome::Interrupted(
+                        Ok(false) => {
+                            let partial = match backend.output(session_id).await {
+                                Ok(out) if out.finished => return Outcome::Completed(out),
+                                Ok(out) => Some(out.text).filter(|t| !t.trim().is_empty()),
+                                Err(_) => None,
+                            };
+                            return Outcome::Interrupted(
                                 "the orchestrator stopped while this task was running, and its session stopped without an answer".into(),
-                            ),
-                        },
+                                partial,
+                            );
+                        }
                         Err(e) => return Outcome::Interrupted(format!(
                             "the orchestrator stopped while this task was running: {e}"
-                        )),
+                        ), None),
                     }
                 }
             },
@@ -412,9 +419,11 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
                 core.config.scheduler.task_ttl_minutes
             ));
         }
-        Outcome::Interrupted(reason) => {
+        Outcome::Interrupted(reason, partial) => {
             task.status = TaskStatus::Interrupted;
             task.error = Some(reason);
+            // Whatever the session had said by then is kept as the (partial) result.
+            task.result = partial;
         }
         Outcome::Shutdown => return,
     }

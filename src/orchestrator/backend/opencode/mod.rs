@@ -172,7 +172,10 @@ impl SessionBackend for OpencodeBackend {
                 failure: Some(SessionFailure { kind, message }),
                 ..SessionOutput::default()
             },
-            Turn::Pending => SessionOutput::default(),
+            Turn::Pending(partial) => SessionOutput {
+                text: partial,
+                ..SessionOutput::default()
+            },
         })
     }
 

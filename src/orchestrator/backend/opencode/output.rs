@@ -15,14 +15,15 @@ pub enum Turn {
         kind: SessionErrorKind,
         message: String,
     },
-    /// Nothing finished yet since the prompt (for example an idle that belongs to an earlier turn).
-    Pending,
+    /// Nothing finished yet since the prompt (for example an idle that belongs to an earlier
+    /// turn); carries what the turn has said so far, if anything.
+    Pending(String),
 }
 
 /// Looks at the assistant messages created at or after `since` (when we sent the prompt).
 pub fn turn(messages: &Value, since: Millis) -> Turn {
     let Some(all) = messages.as_array() else {
-        return Turn::Pending;
+        return Turn::Pending(String::new());
     };
     let turn: Vec<&Value> = all
         .iter()
@@ -35,7 +36,7 @@ pub fn turn(messages: &Value, since: Millis) -> Turn {
         })
         .collect();
     let Some(last) = turn.last() else {
-        return Turn::Pending;
+        return Turn::Pending(String::new());
     };
     let info = &last["info"];
     if let Some(error) = info.get("error").filter(|e| !e.is_null()) {
@@ -48,9 +49,7 @@ pub fn turn(messages: &Value, since: Millis) -> Turn {
         .is_some();
     let finish = info.get("finish").and_then(Value::as_str);
     // A step that ended in tool calls is followed by another step: not the end of the turn.
-    if !completed || matches!(finish, Some("tool-calls") | Some("unknown") | None) {
-        return Turn::Pending;
-    }
+    let unfinished = !completed || matches!(finish, Some("tool-calls") | Some("unknown") | None);
     let text_of = |m: &Value, kind: &str| -> String {
         m.get("parts")
             .and_then(Value::as_array)
@@ -65,6 +64,14 @@ pub fn turn(messages: &Value, since: Millis) -> Turn {
             })
             .unwrap_or_default()
     };
+    if unfinished {
+        let said: Vec<String> = turn
+            .iter()
+            .map(|m| text_of(m, "text"))
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        return Turn::Pending(said.join("\n"));
+    }
     let mut text = text_of(last, "text");
     if text.trim().is_empty() {
         // The last step may say nothing after its tools ran: take the last thing the turn said.
@@ -176,10 +183,10 @@ mod tests {
             Some("stop"),
             json!([{"type": "text", "text": "old"}])
         )]);
-        assert_eq!(turn(&messages, 1000), Turn::Pending);
+        assert_eq!(turn(&messages, 1000), Turn::Pending(String::new()));
         // A step still running, or one that ended in tool calls.
         let running = json!([msg("assistant", 1001, None, None, json!([]))]);
-        assert_eq!(turn(&running, 1000), Turn::Pending);
+        assert_eq!(turn(&running, 1000), Turn::Pending(String::new()));
         let tools = json!([msg(
             "assistant",
             1001,
@@ -187,8 +194,35 @@ mod tests {
             Some("tool-calls"),
             json!([])
         )]);
-        assert_eq!(turn(&tools, 1000), Turn::Pending);
-        assert_eq!(turn(&json!({"not": "an array"}), 0), Turn::Pending);
+        assert_eq!(turn(&tools, 1000), Turn::Pending(String::new()));
+        assert_eq!(
+            turn(&json!({"not": "an array"}), 0),
+            Turn::Pending(String::new())
+        );
+    }
+
+    #[test]
+    fn an_unfinished_turn_carries_what_it_said_so_far() {
+        let messages = json!([
+            msg(
+                "assistant",
+                1001,
+                Some(1002),
+                Some("tool-calls"),
+                json!([{"type": "text", "text": "step one done"}])
+            ),
+            msg(
+                "assistant",
+                1003,
+                None,
+                None,
+                json!([{"type": "text", "text": "working on step two"}])
+            ),
+        ]);
+        assert_eq!(
+            turn(&messages, 1000),
+            Turn::Pending("step one done\nworking on step two".into())
+        );
     }
 
     #[test]
