@@ -34,6 +34,9 @@ pub enum OrchestratorError {
     BackendUnavailable(String),
     #[error("the orchestrator is shutting down; no new tasks are accepted")]
     ShuttingDown,
+    /// A tool could not do what it was asked (the message says what and what to do).
+    #[error("{0}")]
+    ToolFailed(String),
     #[error("task ledger error: {0}")]
     Ledger(#[from] LedgerError),
     #[error("agent runtime error: {0}")]

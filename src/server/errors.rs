@@ -40,6 +40,7 @@ pub fn from_orchestrator(e: &OrchestratorError) -> Error {
             (codes::BACKEND_UNAVAILABLE, "backend_unavailable")
         }
         OrchestratorError::ShuttingDown => (codes::SHUTTING_DOWN, "shutting_down"),
+        OrchestratorError::ToolFailed(_) => (codes::TOOL_FAILED, "tool_failed"),
         OrchestratorError::Ledger(_) => (codes::INTERNAL_ERROR, "ledger"),
         OrchestratorError::Backend(_) => (codes::INTERNAL_ERROR, "backend"),
     };

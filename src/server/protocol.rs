@@ -33,6 +33,7 @@ pub mod codes {
     pub const TASK_CONFLICT: i64 = -32013;
     pub const BACKEND_UNAVAILABLE: i64 = -32014;
     pub const SHUTTING_DOWN: i64 = -32015;
+    pub const TOOL_FAILED: i64 = -32016;
 }
 
 /// The `capabilities.experimental.orchestrator` block of the `initialize` result.
