@@ -22,6 +22,10 @@ pub struct Config {
     pub log: LogConfig,
     pub recovery: RecoveryConfig,
     pub opencode: OpencodeConfig,
+    /// The search tools (grep_search, glob_search, mgrep).
+    pub tools: ToolsConfig,
+    /// Background jobs (`run_background` and friends).
+    pub jobs: JobsConfig,
     /// Which agent runtime runs delegated tasks. `scripted` is the in-process runtime used by
     /// tests and benchmarks: it answers each prompt from a script carried in the prompt itself.
     pub backend: BackendKind,
@@ -68,6 +72,75 @@ impl Default for RecoveryConfig {
     }
 }
 
+/// Background jobs: shell commands run by `run_background`, each in its own process group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Timeout of a job that names none, in milliseconds; capped at `maxTimeoutMs`
+    /// (100-604800000).
+    pub default_timeout_ms: u64,
+    /// Longest `timeoutMs` a job may ask for (100-604800000, i.e. 7 days).
+    pub max_timeout_ms: u64,
+    /// Jobs running at once; one more is refused (1-256).
+    pub max_running: usize,
+    /// Milliseconds between SIGTERM and SIGKILL when a job's process group is stopped (0-60000).
+    pub kill_grace_ms: u64,
+    /// Longest output line kept in memory, in bytes; longer lines are cut there (the log file
+    /// keeps them whole) (80-1048576).
+    pub max_line_bytes: usize,
+    /// Output kept in memory per stream of a job, in bytes; older lines are then read from the
+    /// log file (4096-67108864).
+    pub memory_bytes: usize,
+    /// Largest log file per stream of a job, in bytes; later output is not saved (1024-17179869184).
+    pub max_log_bytes: u64,
+    /// Finished jobs whose records and logs are kept; older ones are deleted (1-10000).
+    pub keep_finished: usize,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            default_timeout_ms: 30 * 60 * 1000,
+            max_timeout_ms: 24 * 60 * 60 * 1000,
+            max_running: 16,
+            kill_grace_ms: 2_000,
+            max_line_bytes: 4096,
+            memory_bytes: 1 << 20,
+            max_log_bytes: 64 << 20,
+            keep_finished: 100,
+        }
+    }
+}
+
+impl JobsConfig {
+    /// The range checks, as (key, message) of the first failure.
+    fn check(&self) -> Result<(), (String, String)> {
+        let range = |key: &str, v: u64, lo: u64, hi: u64| {
+            if v < lo || v > hi {
+                Err((
+                    format!("jobs.{key}"),
+                    format!("must be between {lo} and {hi}, got {v}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        range("maxTimeoutMs", self.max_timeout_ms, 100, 604_800_000)?;
+        range(
+            "defaultTimeoutMs",
+            self.default_timeout_ms,
+            100,
+            604_800_000,
+        )?;
+        range("maxRunning", self.max_running as u64, 1, 256)?;
+        range("killGraceMs", self.kill_grace_ms, 0, 60_000)?;
+        range("maxLineBytes", self.max_line_bytes as u64, 80, 1 << 20)?;
+        range("memoryBytes", self.memory_bytes as u64, 4096, 64 << 20)?;
+        range("maxLogBytes", self.max_log_bytes, 1024, 16 << 30)?;
+        range("keepFinished", self.keep_finished as u64, 1, 10_000)
+    }
+}
+
 /// The OpenCode side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -76,6 +149,27 @@ pub struct OpencodeConfig {
     pub url: Option<String>,
     /// Minutes a finished child session is kept before it is deleted; 0 keeps them (0-10080).
     pub retention_minutes: u64,
+}
+
+/// Limits of the tools agents call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ToolsConfig {
+    /// Directories outside the workspace that the search tools (grep_search, glob_search,
+    /// mgrep) may read; absolute paths. Everything else outside the workspace is refused.
+    pub extra_roots: Vec<PathBuf>,
+    /// Files larger than this many bytes are skipped (and counted) by grep_search and mgrep
+    /// (1-1073741824).
+    pub max_file_bytes: u64,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            extra_roots: Vec::new(),
+            max_file_bytes: 1 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -397,6 +491,16 @@ impl Config {
             0,
             10_080,
         )?;
+        if let Err((key, message)) = self.jobs.check() {
+            return Err(bad(&key, message));
+        }
+        range("tools.maxFileBytes", self.tools.max_file_bytes, 1, 1 << 30)?;
+        if let Some(root) = self.tools.extra_roots.iter().find(|r| !r.is_absolute()) {
+            return Err(bad(
+                "tools.extraRoots",
+                format!("must be absolute paths, got `{}`", root.display()),
+            ));
+        }
         if let Some(url) = &self.opencode.url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

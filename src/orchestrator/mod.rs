@@ -69,6 +69,8 @@ pub(crate) struct Core {
     orphans: Mutex<Vec<scheduler::Started>>,
     /// Wakes parents whose background tasks finished (none without an agent runtime).
     notices: Option<notifier::NoticeSignal>,
+    /// Background shell jobs (`run_background` and friends).
+    jobs: crate::tools::background::JobManager,
 }
 
 impl Orchestrator {
@@ -116,6 +118,8 @@ impl Orchestrator {
             }
             orphans
         };
+        let jobs =
+            crate::tools::background::JobManager::open(&config, &workspace_root, ledger.clone());
         let router = SessionRouter::default();
         let shutdown = CancellationToken::new();
         let notices = match &backend {
@@ -143,6 +147,7 @@ impl Orchestrator {
             started: Instant::now(),
             orphans: Mutex::new(orphans),
             notices,
+            jobs,
         });
         core.dispatch();
         Ok(Orchestrator { core })
@@ -162,6 +167,11 @@ impl Orchestrator {
 
     pub fn ledger(&self) -> &Ledger {
         &self.core.ledger
+    }
+
+    /// Background shell jobs.
+    pub(crate) fn jobs(&self) -> &crate::tools::background::JobManager {
+        &self.core.jobs
     }
 
     /// Re-attaches the tasks a previous process left running (or records them `interrupted`).
@@ -184,6 +194,8 @@ impl Orchestrator {
         self.core.runners.close();
         let _ =
             tokio::time::timeout(std::time::Duration::from_secs(5), self.core.runners.wait()).await;
+        // Jobs record their end (and announce it) through the ledger: stop them first.
+        self.core.jobs.shutdown().await;
         self.core.ledger.close().await;
     }
 }

@@ -4,12 +4,17 @@
 //! `orchestrator/tools/call` validates the arguments against that schema and runs the tool.
 //! The schema is generated from the tool's argument type, so the two cannot drift apart.
 
+pub(crate) mod background;
 mod cancel_task;
 mod delegate_task;
 mod get_task_result;
+mod glob_search;
+mod grep_search;
 mod list_tasks;
+mod mgrep;
 mod registry;
 mod schema;
+mod search;
 
 pub use registry::{ToolInfo, ToolRegistry};
 

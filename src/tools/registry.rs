@@ -44,6 +44,13 @@ impl ToolRegistry {
         r.register(super::get_task_result::GetTaskResult);
         r.register(super::list_tasks::ListTasks);
         r.register(super::cancel_task::CancelTask);
+        r.register(super::background::run::RunBackground);
+        r.register(super::background::check::CheckBackground);
+        r.register(super::background::list::ListBackground);
+        r.register(super::background::kill::KillBackground);
+        r.register(super::grep_search::GrepSearch);
+        r.register(super::glob_search::GlobSearch);
+        r.register(super::mgrep::Mgrep);
         r
     }
 

@@ -1,0 +1,182 @@
+//! Where a search may look: a path inside the workspace (or inside a configured extra root),
+//! checked after canonicalising so that neither `..` nor a symlink can lead outside.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::orchestrator::OrchestratorError;
+
+/// A resolved search root.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    /// The canonical directory or file to search.
+    pub root: PathBuf,
+    /// The canonical workspace root: paths under it are shown relative to it.
+    pub workspace: PathBuf,
+    /// What globs are matched against: the workspace root, or the extra root the search is in.
+    pub glob_root: PathBuf,
+}
+
+impl Scope {
+    /// How a path found by the walk is shown: relative to the workspace when inside it,
+    /// absolute otherwise (a file under an extra root).
+    pub fn display(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.workspace) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+            Ok(_) => ".".to_string(),
+            Err(_) => path.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// Resolves the `path` argument (`None`, `""` and `"."` mean the whole workspace).
+pub(crate) fn resolve(
+    workspace: &Path,
+    extra_roots: &[PathBuf],
+    path: Option<&str>,
+) -> Result<Scope, OrchestratorError> {
+    let ws = workspace.canonicalize().map_err(|e| {
+        OrchestratorError::ToolFailed(format!(
+            "the workspace root {} cannot be read: {e}",
+            workspace.display()
+        ))
+    })?;
+    // Extra roots that do not exist (or cannot be read) simply allow nothing.
+    let extras: Vec<PathBuf> = extra_roots
+        .iter()
+        .filter_map(|r| r.canonicalize().ok())
+        .collect();
+    let requested = path.map(str::trim).filter(|p| !p.is_empty() && *p != ".");
+    let Some(requested) = requested else {
+        return Ok(Scope {
+            root: ws.clone(),
+            glob_root: ws.clone(),
+            workspace: ws,
+        });
+    };
+    let joined = if Path::new(requested).is_absolute() {
+        PathBuf::from(requested)
+    } else {
+        ws.join(requested)
+    };
+    let outside = |resolved: &Path| {
+        let allowed = if extra_roots.is_empty() {
+            "add the directory to `tools.extraRoots` in the orchestrator config to allow it"
+                .to_string()
+        } else {
+            format!(
+                "the only other roots allowed are tools.extraRoots: {}",
+                extra_roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        OrchestratorError::InvalidArgument {
+            field: "path",
+            message: format!(
+                "`{requested}` resolves to {}, which is outside the workspace {}; searches are \
+                 limited to the workspace ({allowed})",
+                resolved.display(),
+                ws.display()
+            ),
+        }
+    };
+    let canonical = match joined.canonicalize() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Say "outside" rather than "missing" when the path could never be allowed.
+            let lexical = normalize(&joined);
+            if !lexical.starts_with(&ws) && !extras.iter().any(|r| lexical.starts_with(r)) {
+                return Err(outside(&lexical));
+            }
+            return Err(OrchestratorError::InvalidArgument {
+                field: "path",
+                message: format!(
+                    "`{requested}` does not exist (looked for {}); paths are relative to the \
+                     workspace root {}",
+                    joined.display(),
+                    ws.display()
+                ),
+            });
+        }
+        Err(e) => {
+            return Err(OrchestratorError::InvalidArgument {
+                field: "path",
+                message: format!("`{requested}` cannot be read: {e}"),
+            });
+        }
+    };
+    if canonical.starts_with(&ws) {
+        return Ok(Scope {
+            root: canonical,
+            glob_root: ws.clone(),
+            workspace: ws,
+        });
+    }
+    match extras.iter().find(|r| canonical.starts_with(r)) {
+        Some(extra) => Ok(Scope {
+            root: canonical,
+            glob_root: extra.clone(),
+            workspace: ws,
+        }),
+        None => Err(outside(&canonical)),
+    }
+}
+
+/// `a/b/../c` to `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_drops_dots() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+        assert_eq!(normalize(Path::new("/a/../../x")), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn paths_resolve_inside_and_are_refused_outside() {
+        let ws = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::create_dir(ws.path().join("src")).unwrap();
+        let s = resolve(ws.path(), &[], Some("src")).unwrap();
+        assert!(s.root.ends_with("src"));
+        assert_eq!(s.display(&s.root.join("a.rs")), "src/a.rs");
+        assert_eq!(resolve(ws.path(), &[], None).unwrap().root, s.workspace);
+        let e = resolve(ws.path(), &[], Some("../"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside the workspace"), "{e}");
+        let e = resolve(ws.path(), &[], Some("../nope/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside the workspace"), "{e}");
+        let e = resolve(ws.path(), &[], Some("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        let abs = other.path().to_str().unwrap();
+        assert!(resolve(ws.path(), &[], Some(abs)).is_err());
+        let s = resolve(ws.path(), &[other.path().to_path_buf()], Some(abs)).unwrap();
+        assert_eq!(s.glob_root, other.path().canonicalize().unwrap());
+        assert!(s.display(&s.root.join("f")).starts_with('/'));
+    }
+}
