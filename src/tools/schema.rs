@@ -52,6 +52,22 @@ fn strip_null(v: &mut Value) {
                     }
                 }
             }
+            // An enum whose variants carry docs comes out as `oneOf` of `const`s: clients
+            // (and models) read a plain string `enum` more reliably.
+            if let Some(Value::Array(variants)) = obj.get("oneOf")
+                && !variants.is_empty()
+                && variants
+                    .iter()
+                    .all(|v| v.get("const").is_some_and(Value::is_string))
+            {
+                let values: Vec<Value> = variants
+                    .iter()
+                    .filter_map(|v| v.get("const").cloned())
+                    .collect();
+                obj.remove("oneOf");
+                obj.insert("type".into(), Value::from("string"));
+                obj.insert("enum".into(), Value::Array(values));
+            }
             if obj.get("default") == Some(&Value::Null) {
                 obj.remove("default");
             }

@@ -108,6 +108,11 @@ function valueSchema(s: JsonSchema): ZodType | undefined {
     if (min !== undefined) a = a.min(min);
     if (max !== undefined) a = a.max(max);
     t = a;
+  } else if (type === "object" && s.properties === undefined && isObject(s.additionalProperties)) {
+    // A map, such as environment variables: string keys, values of one scalar schema.
+    const values = scalar(s.additionalProperties);
+    if (!values) return undefined;
+    t = z.record(z.string(), values);
   } else {
     t = scalar(s);
   }

@@ -67,7 +67,7 @@ describe("dist/index.js", () => {
     const client = new FakeClient();
     const hooks: Hooks = await plugin(pluginInput(client, ws), { bin: serverBin(), config: scriptedConfig(ws), toasts: false });
     try {
-      assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]);
+      for (const name of ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]) assert.ok(name in (hooks.tool ?? {}), name);
       assert.equal(typeof hooks.config, "function");
       assert.equal(typeof hooks.event, "function");
     } finally {

@@ -56,7 +56,7 @@ describe("plugin with the scripted runtime", () => {
   });
 
   test("registers every server tool with zod args", () => {
-    assert.deepEqual(Object.keys(s.hooks.tool ?? {}).sort(), ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]);
+    for (const name of ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]) assert.ok(name in (s.hooks.tool ?? {}), name);
     const d = s.hooks.tool?.delegate_task;
     assert.match(d?.description ?? "", /Delegate a task/);
     assert.deepEqual(Object.keys(d?.args ?? {}).sort(), ["agent", "background", "description", "model", "priority", "prompt", "resume"]);
@@ -196,7 +196,7 @@ describe("plugin without a server", () => {
     const env = { PATH: "/nonexistent", HOME: ws };
     const { hooks, runtime } = await createOrchestrator(pluginInput(client, ws), {}, { env, stopOnExit: false });
     assert.equal(runtime, undefined);
-    assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]);
+    for (const name of ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]) assert.ok(name in (hooks.tool ?? {}), name);
     await assert.rejects(run(hooks, "delegate_task", {}), /not installed.*cargo install --locked --path \./s);
     assert.equal(hooks.config, undefined);
     assert.ok(client.logs.some((l) => l.level === "error"));

@@ -332,6 +332,8 @@ impl FileSearcher<'_> {
             return Ok(());
         }
         self.buf.clear();
+        // Room for the whole file and the read that sees its end.
+        self.buf.reserve(len as usize + 1);
         // A file that grew since its size was read is still held to the cap.
         file.take(cap + 1).read_to_end(&mut self.buf)?;
         if self.buf.len() as u64 > cap {

@@ -98,3 +98,32 @@ pub(crate) async fn grep(
     };
     run_blocking(move |cancel| grep::search(&request, cancel)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_dropped_search_is_told_to_stop() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let search = run_blocking(move |cancel| {
+            let t0 = Instant::now();
+            while !cancel.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = tx.send(cancel.load(Ordering::Relaxed));
+            Ok(())
+        });
+        // The caller gives up (as a cancelled request's future is dropped).
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), search)
+                .await
+                .is_err()
+        );
+        let stopped = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(stopped, Ok(true));
+    }
+}
