@@ -184,6 +184,9 @@ test("an orchestrator killed mid-task picks the task up again after a restart", 
   const r = await orch.tool("delegate_task", { agent: "builder", description: "restart", prompt: text });
   const taskId = r.metadata.task.taskId;
   await orch.taskEvent("task.started", taskId);
+  // Kill it once the prompt is surely in OpenCode (the model has the request); killed between
+  // recording the start and sending the prompt, the task is rightly `interrupted` instead.
+  await model.waitForRequest((b) => lastUserText(b) === text);
   await orch.kill();
   orch = await orchestrator();
   try {
