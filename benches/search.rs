@@ -172,6 +172,16 @@ async fn full(runs: usize, corpus: Option<PathBuf>, rg_bin: String, only: Option
         corpus.display()
     );
 
+    let (_, meta) = b.tool("grep_search", json!({"pattern": "HashMap"})).await;
+    let totals = &meta["totals"];
+    let (_, all) = rg(&rg_bin, &corpus, &["--files", "--no-require-git"]);
+    println!(
+        "files: rg --files {}; grep_search searched {}, skipped {} binary and {} over 1 MiB",
+        all.lines().count(),
+        totals["filesSearched"],
+        totals["filesSkippedBinary"],
+        totals["filesSkippedLarge"]
+    );
     let mut cases = Vec::new();
     // grep_search vs rg (counting, and printing every line).
     for pattern in GREP_PATTERNS.iter().filter(|_| wanted("grep_search")) {
