@@ -70,19 +70,11 @@ async fn env() -> Env {
 }
 
 async fn call(c: &mut Client, tool: &str, args: Value) -> Value {
-    c.ok(
-        "orchestrator/tools/call",
-        json!({"name": tool, "arguments": args}),
-    )
-    .await
+    c.tool(tool, args).await
 }
 
 async fn call_err(c: &mut Client, tool: &str, args: Value) -> RpcError {
-    c.err(
-        "orchestrator/tools/call",
-        json!({"name": tool, "arguments": args}),
-    )
-    .await
+    c.tool_err(tool, args).await
 }
 
 /// (path, line) of each structured match.

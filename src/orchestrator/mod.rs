@@ -71,6 +71,8 @@ pub(crate) struct Core {
     notices: Option<notifier::NoticeSignal>,
     /// Background shell jobs (`run_background` and friends).
     jobs: crate::tools::background::JobManager,
+    /// The web tools' HTTP clients, built on first use.
+    web: crate::tools::web::WebClients,
 }
 
 impl Orchestrator {
@@ -148,6 +150,7 @@ impl Orchestrator {
             orphans: Mutex::new(orphans),
             notices,
             jobs,
+            web: Default::default(),
         });
         core.dispatch();
         Ok(Orchestrator { core })
@@ -172,6 +175,11 @@ impl Orchestrator {
     /// Background shell jobs.
     pub(crate) fn jobs(&self) -> &crate::tools::background::JobManager {
         &self.core.jobs
+    }
+
+    /// The web tools' HTTP clients.
+    pub(crate) fn web_clients(&self) -> &crate::tools::web::WebClients {
+        &self.core.web
     }
 
     /// Re-attaches the tasks a previous process left running (or records them `interrupted`).

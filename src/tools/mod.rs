@@ -5,7 +5,9 @@
 //! The schema is generated from the tool's argument type, so the two cannot drift apart.
 
 pub(crate) mod background;
+mod cache_docs;
 mod cancel_task;
+mod codesearch;
 mod delegate_task;
 mod get_task_result;
 mod glob_search;
@@ -15,6 +17,9 @@ mod mgrep;
 mod registry;
 mod schema;
 mod search;
+pub(crate) mod web;
+mod webfetch;
+mod websearch;
 
 pub use registry::{ToolInfo, ToolRegistry};
 

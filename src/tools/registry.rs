@@ -51,6 +51,10 @@ impl ToolRegistry {
         r.register(super::grep_search::GrepSearch);
         r.register(super::glob_search::GlobSearch);
         r.register(super::mgrep::Mgrep);
+        r.register(super::webfetch::WebFetch);
+        r.register(super::cache_docs::CacheDocs);
+        r.register(super::websearch::WebSearch);
+        r.register(super::codesearch::CodeSearch);
         r
     }
 

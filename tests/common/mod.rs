@@ -264,6 +264,24 @@ impl Client {
     }
 
     /// Sends shutdown and exit; returns how the server ended.
+    /// Calls a tool through `orchestrator/tools/call` and returns its result.
+    pub async fn tool(&mut self, name: &str, arguments: Value) -> Value {
+        self.ok(
+            "orchestrator/tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
+    }
+
+    /// Calls a tool that must fail, and returns the error.
+    pub async fn tool_err(&mut self, name: &str, arguments: Value) -> RpcError {
+        self.err(
+            "orchestrator/tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
+    }
+
     pub async fn shutdown(mut self) -> Ended {
         self.ok("shutdown", Value::Null).await;
         self.notify("exit", Value::Null).await;

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod web;
+pub use web::{CodeSearchConfig, SearchProvider, WebConfig, WebSearchConfig};
+
 /// The workspace config file, relative to the workspace root.
 pub const WORKSPACE_CONFIG: &str = ".opencode/orchestrator.json";
 
@@ -26,6 +29,8 @@ pub struct Config {
     pub tools: ToolsConfig,
     /// Background jobs (`run_background` and friends).
     pub jobs: JobsConfig,
+    /// The web tools (webfetch, cache_docs, websearch, codesearch).
+    pub web: WebConfig,
     /// Which agent runtime runs delegated tasks. `scripted` is the in-process runtime used by
     /// tests and benchmarks: it answers each prompt from a script carried in the prompt itself.
     pub backend: BackendKind,
@@ -494,6 +499,9 @@ impl Config {
         if let Err((key, message)) = self.jobs.check() {
             return Err(bad(&key, message));
         }
+        if let Err((key, message)) = self.web.check() {
+            return Err(bad(&key, message));
+        }
         range("tools.maxFileBytes", self.tools.max_file_bytes, 1, 1 << 30)?;
         if let Some(root) = self.tools.extra_roots.iter().find(|r| !r.is_absolute()) {
             return Err(bad(
@@ -647,7 +655,7 @@ mod tests {
 
     #[test]
     fn shipped_schema_is_current() {
-        let shipped = include_str!("../docs/config.schema.json");
+        let shipped = include_str!("../../docs/config.schema.json");
         let shipped: serde_json::Value = serde_json::from_str(shipped).unwrap();
         assert_eq!(
             shipped,

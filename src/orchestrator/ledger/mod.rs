@@ -20,10 +20,15 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::events::{Event, EventBus, EventDraft};
-use super::task::{Millis, Task, TaskStatus, now_ms};
 
-/// The schema this build writes. A ledger with a newer version is refused, never guessed at.
-pub const SCHEMA_VERSION: i64 = 1;
+mod docs;
+mod schema;
+
+use super::task::{Millis, Task, TaskStatus, now_ms};
+pub use docs::DocEntry;
+use schema::ensure_schema;
+
+pub use schema::SCHEMA_VERSION;
 
 /// Default cap on pending notices per parent session.
 pub const DEFAULT_NOTICES_PER_PARENT: usize = 100;
@@ -45,44 +50,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// WAL size (pages, ~4 KiB each) past which the writer stops to let the WAL start over.
 const WAL_RESTART_PAGES: i64 = 8192;
-
-const SCHEMA: &str = "
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE tasks (
-    id                TEXT PRIMARY KEY CHECK (length(id) > 0),
-    parent_session_id TEXT,
-    status            TEXT NOT NULL CHECK (status IN
-        ('queued','running','completed','failed','cancelled','timed_out','interrupted')),
-    agent             TEXT NOT NULL,
-    session_id        TEXT,
-    created_at        INTEGER NOT NULL,
-    body              TEXT NOT NULL
-);
-CREATE INDEX tasks_created ON tasks (created_at, id);
-CREATE INDEX tasks_parent ON tasks (parent_session_id, created_at, id);
-CREATE INDEX tasks_status ON tasks (status, created_at, id);
-CREATE INDEX tasks_agent ON tasks (agent, created_at, id);
-CREATE INDEX tasks_session ON tasks (session_id, created_at, id);
-CREATE TABLE events (
-    seq  INTEGER PRIMARY KEY,
-    time INTEGER NOT NULL,
-    type TEXT NOT NULL CHECK (length(type) > 0),
-    data TEXT NOT NULL
-);
-CREATE TABLE outbox (
-    id                INTEGER PRIMARY KEY AUTOINCREMENT,
-    parent_session_id TEXT NOT NULL,
-    task_id           TEXT NOT NULL,
-    created_at        INTEGER NOT NULL,
-    state             TEXT NOT NULL CHECK (state IN ('pending','delivered','evicted')),
-    delivered_at      INTEGER
-);
--- De-duplicates pending notices and serves every pending-notice lookup.
-CREATE UNIQUE INDEX outbox_pending ON outbox (parent_session_id, task_id) WHERE state = 'pending';
-";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -158,6 +125,10 @@ pub enum Op {
         parent_session_id: String,
         task_id: String,
     },
+    /// Insert or replace a docs cache entry.
+    PutDoc(DocEntry),
+    /// Forget the docs cache entry of this URL (no error when there is none).
+    DeleteDoc(String),
 }
 
 #[derive(Clone)]
@@ -753,73 +724,6 @@ fn checkpoint(conn: &Connection, mode: Checkpoint) -> i64 {
     }
 }
 
-fn ensure_schema(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
-    let fail = |op: &'static str| {
-        move |e: rusqlite::Error| LedgerError::Open {
-            path: path.to_path_buf(),
-            op,
-            source: e.into(),
-        }
-    };
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(fail("reading the schema"))?;
-    let tables: Vec<String> = tx
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-        .map_err(fail("reading the schema"))?;
-
-    if tables.iter().any(|t| t == "meta") {
-        let version: Option<Value> = tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(fail("reading the schema version"))?;
-        let version = match version {
-            Some(Value::Integer(v)) => Some(v),
-            Some(Value::Text(s)) => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        match version {
-            Some(SCHEMA_VERSION) => {}
-            Some(found) if found > SCHEMA_VERSION => {
-                return Err(LedgerError::SchemaTooNew {
-                    path: path.to_path_buf(),
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            other => {
-                return Err(LedgerError::Corrupt {
-                    what: format!("schema version in {}", path.display()),
-                    detail: format!("expected {SCHEMA_VERSION}, found {other:?}"),
-                });
-            }
-        }
-    } else if !tables.is_empty() {
-        // Someone else's database: adding our tables to it would only make a mess.
-        return Err(LedgerError::Corrupt {
-            what: format!("ledger file {}", path.display()),
-            detail: format!(
-                "a SQLite database without a ledger schema (tables: {})",
-                tables.join(", ")
-            ),
-        });
-    } else {
-        tx.execute_batch(SCHEMA)
-            .map_err(fail("creating the schema"))?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-            [SCHEMA_VERSION.to_string()],
-        )
-        .map_err(fail("creating the schema"))?;
-    }
-    tx.commit().map_err(fail("creating the schema"))
-}
-
 /// Marks `running` tasks interrupted and collects `queued` ones, in one transaction.
 /// Returns the recovered tasks, the next `seq`, and the events to publish.
 fn recover(conn: &mut Connection) -> Result<(Recovered, u64, Vec<Event>), LedgerError> {
@@ -1038,6 +942,8 @@ impl Writer {
                             time,
                             self.notices_per_parent,
                         )?,
+                        Op::PutDoc(doc) => docs::put(&self.conn, &doc)?,
+                        Op::DeleteDoc(url) => docs::delete(&self.conn, &url)?,
                     }
                 }
                 Ok(Done::Commit { events, tasks })
@@ -1852,7 +1758,7 @@ mod tests {
         Connection::open(&path)
             .unwrap()
             .execute(
-                "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+                "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
@@ -1861,8 +1767,8 @@ mod tests {
             matches!(
                 err,
                 LedgerError::SchemaTooNew {
-                    found: 2,
-                    supported: 1,
+                    found: 99,
+                    supported: SCHEMA_VERSION,
                     ..
                 }
             ),

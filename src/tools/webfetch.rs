@@ -1,0 +1,155 @@
+//! `webfetch`: a URL as Markdown (main content), pretty JSON or text, through the SSRF guard
+//! and the docs cache.
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::web::convert::{self, Extract, Format, Page};
+use super::web::doc_cache::DocCache;
+use super::web::http::{self, WebError};
+use super::web::window;
+use super::{Tool, ToolContext, ToolOutput};
+use crate::orchestrator::{Orchestrator, OrchestratorError};
+
+pub struct WebFetch;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Args {
+    /// The http(s) URL to read.
+    #[schemars(length(min = 1, max = 8192))]
+    url: String,
+    /// markdown (default), text, or html (the source as sent). Only HTML pages differ.
+    #[serde(default)]
+    format: Format,
+    /// main (default): the page's main content only; full: the whole body.
+    #[serde(default)]
+    extract: Extract,
+    /// Characters returned (100-1000000; default `web.maxOutputChars`, 50000). A longer
+    /// page is cut with a marker giving the offset to read on from.
+    #[serde(default)]
+    #[schemars(range(min = 100, max = 1_000_000))]
+    max_length: Option<usize>,
+    /// Start at this character (to read past a cut).
+    #[serde(default)]
+    offset: usize,
+    /// Fetch again even when the docs cache has a fresh copy.
+    #[serde(default)]
+    refresh: bool,
+}
+
+#[async_trait]
+impl Tool for WebFetch {
+    const NAME: &'static str = "webfetch";
+    const DESCRIPTION: &'static str = "Fetch a web page or API URL and return it as Markdown \
+(the page's main content; `extract: full` for everything), JSON pretty-printed, or plain text. \
+Pages are cached in the workspace's docs cache (see cache_docs) for a day; `refresh: true` \
+fetches again. Long pages are cut: call again with the `offset` the cut names. Internal \
+addresses (localhost, private networks, cloud metadata) are refused.";
+    type Args = Args;
+
+    async fn run(
+        &self,
+        orchestrator: &Orchestrator,
+        _ctx: &ToolContext,
+        args: Args,
+    ) -> Result<ToolOutput, OrchestratorError> {
+        let config = &orchestrator.config().web;
+        let mut url =
+            http::parse_url(&args.url).map_err(|e| OrchestratorError::InvalidArgument {
+                field: "url",
+                message: e.to_string(),
+            })?;
+        url.set_fragment(None);
+        let max_chars = args.max_length.unwrap_or(config.max_output_chars);
+        // Only the default rendering is cached, so a hit is always what was asked for.
+        let cacheable = args.format == Format::Markdown && args.extract == Extract::Main;
+        let cache = DocCache::of(orchestrator);
+
+        if cacheable
+            && !args.refresh
+            && let Some(hit) = cache.get(url.as_str()).await?
+        {
+            let (text, truncated) = window(&hit.content, args.offset, max_chars);
+            return Ok(ToolOutput {
+                title: Some(hit.entry.title.clone().unwrap_or_else(|| url.to_string())),
+                output: text,
+                metadata: json!({
+                    "url": url.as_str(),
+                    "title": hit.entry.title,
+                    "kind": hit.entry.content_type,
+                    "chars": hit.content.chars().count(),
+                    "offset": args.offset,
+                    "truncated": truncated,
+                    "cached": true,
+                    "cacheFile": hit.entry.file,
+                    "fetchedAt": hit.entry.fetched_at,
+                    "expiresAt": hit.entry.expires_at,
+                }),
+            });
+        }
+
+        let guarded = orchestrator.web_clients().guarded(config)?;
+        guarded.policy.check_url(&url).map_err(WebError::from)?;
+        let request = guarded.client.get(url.clone()).header(
+            reqwest::header::ACCEPT,
+            "text/html,application/xhtml+xml,application/json;q=0.9,text/plain;q=0.8,*/*;q=0.5",
+        );
+        let body = http::read(request, &url, config.max_bytes, config.timeout_ms).await?;
+        let Some(kind) = convert::kind_of(&body.media_type, &body.bytes) else {
+            return Err(WebError::UnsupportedContent {
+                url: body.url.to_string(),
+                content_type: if body.media_type.is_empty() {
+                    "binary data".into()
+                } else {
+                    body.media_type.clone()
+                },
+            }
+            .into());
+        };
+        let (format, extract) = (args.format, args.extract);
+        let final_url = body.url.to_string();
+        let status = body.status.as_u16();
+        let page: Page = tokio::task::spawn_blocking(move || {
+            let text = body.text();
+            convert::convert(&text, kind, body.url.as_str(), format, extract)
+        })
+        .await
+        .map_err(|e| OrchestratorError::ToolFailed(format!("converting the page failed: {e}")))?;
+
+        let cache_kind = if page.kind == "html" {
+            "markdown"
+        } else {
+            page.kind
+        };
+        let cached = if cacheable && !page.content.is_empty() {
+            Some(
+                cache
+                    .put(url.as_str(), page.title.clone(), cache_kind, &page.content)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let (text, truncated) = window(&page.content, args.offset, max_chars);
+        Ok(ToolOutput {
+            title: Some(page.title.clone().unwrap_or_else(|| url.to_string())),
+            output: text,
+            metadata: json!({
+                "url": url.as_str(),
+                "finalUrl": final_url,
+                "status": status,
+                "title": page.title,
+                "kind": page.kind,
+                "mainContent": page.main_content,
+                "chars": page.content.chars().count(),
+                "offset": args.offset,
+                "truncated": truncated,
+                "cached": false,
+                "cacheFile": cached.map(|e| e.file),
+            }),
+        })
+    }
+}
