@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod missions;
 mod web;
+pub use missions::{Budgets, MissionsConfig};
 pub use web::{CodeSearchConfig, SearchProvider, WebConfig, WebSearchConfig};
 
 /// The workspace config file, relative to the workspace root.
@@ -31,6 +33,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The web tools (webfetch, cache_docs, websearch, codesearch).
     pub web: WebConfig,
+    /// Missions (`/task`): loop breakers, budgets, verification.
+    pub missions: MissionsConfig,
     /// Which agent runtime runs delegated tasks. `scripted` is the in-process runtime used by
     /// tests and benchmarks: it answers each prompt from a script carried in the prompt itself.
     pub backend: BackendKind,
@@ -497,6 +501,9 @@ impl Config {
             10_080,
         )?;
         if let Err((key, message)) = self.jobs.check() {
+            return Err(bad(&key, message));
+        }
+        if let Err((key, message)) = self.missions.check() {
             return Err(bad(&key, message));
         }
         if let Err((key, message)) = self.web.check() {

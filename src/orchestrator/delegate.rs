@@ -24,6 +24,10 @@ pub struct DelegateRequest {
     pub resume: Option<String>,
     /// The agent of the delegating session: the parent is woken with it.
     pub parent_agent: Option<String>,
+    /// Set by missions: the mission and plan item the task runs. A mission's tasks do not
+    /// leave notices: the mission wakes its session itself, once a wave is over.
+    pub mission_id: Option<String>,
+    pub plan_item: Option<String>,
 }
 
 const MAX_DESCRIPTION: usize = 200;
@@ -114,6 +118,8 @@ impl Orchestrator {
             reasoning: None,
             error: None,
             usage: None,
+            mission_id: req.mission_id,
+            plan_item: req.plan_item,
         };
 
         let reservation = core.state.lock().reserve().map_err(|r| match r {

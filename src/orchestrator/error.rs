@@ -32,6 +32,11 @@ pub enum OrchestratorError {
     NoSessionToResume { id: String },
     #[error("{0}")]
     BackendUnavailable(String),
+    #[error("{0}")]
+    MissionNotFound(String),
+    /// The mission is not in a state where this can be done (the message says which).
+    #[error("{0}")]
+    MissionConflict(String),
     #[error("the orchestrator is shutting down; no new tasks are accepted")]
     ShuttingDown,
     /// A tool could not do what it was asked (the message says what and what to do).

@@ -13,10 +13,19 @@ static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 /// ids made in the same millisecond by one process never collide, and two processes almost
 /// never do.
 pub fn task_id() -> String {
+    id_with("tsk_")
+}
+
+/// `msn_` + the same scheme as task ids.
+pub fn mission_id() -> String {
+    id_with("msn_")
+}
+
+fn id_with(prefix: &str) -> String {
     let salt = *SALT.get_or_init(random_u64);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let suffix = salt.wrapping_add(n) & 0xff_ffff;
-    format!("tsk_{:011x}{:06x}", now_ms(), suffix)
+    format!("{prefix}{:011x}{:06x}", now_ms(), suffix)
 }
 
 /// A random number from the OS-seeded hasher (jitter, not cryptography).

@@ -11,7 +11,9 @@ pub mod error;
 pub mod events;
 mod ids;
 pub mod ledger;
+pub mod missions;
 mod notifier;
+pub mod plan;
 mod queries;
 mod router;
 mod runner;
@@ -73,6 +75,8 @@ pub(crate) struct Core {
     jobs: crate::tools::background::JobManager,
     /// The web tools' HTTP clients, built on first use.
     web: crate::tools::web::WebClients,
+    /// Missions (`/task`); set once the core exists, since the engine holds a handle to it.
+    missions: std::sync::OnceLock<missions::Missions>,
 }
 
 impl Orchestrator {
@@ -151,9 +155,14 @@ impl Orchestrator {
             notices,
             jobs,
             web: Default::default(),
+            missions: std::sync::OnceLock::new(),
         });
         core.dispatch();
-        Ok(Orchestrator { core })
+        let orchestrator = Orchestrator { core };
+        let missions =
+            missions::Missions::spawn(orchestrator.clone(), orchestrator.core.shutdown.clone());
+        let _ = orchestrator.core.missions.set(missions);
+        Ok(orchestrator)
     }
 
     pub fn config(&self) -> &Config {
@@ -175,6 +184,22 @@ impl Orchestrator {
     /// Background shell jobs.
     pub(crate) fn jobs(&self) -> &crate::tools::background::JobManager {
         &self.core.jobs
+    }
+
+    /// Missions (`/task`).
+    pub fn missions(&self) -> &missions::Missions {
+        self.core
+            .missions
+            .get()
+            .expect("the mission engine is started when the orchestrator opens")
+    }
+
+    /// The agent runtime, or why there is none.
+    pub fn backend(&self) -> Result<Arc<dyn SessionBackend>, &str> {
+        match &self.core.backend {
+            Ok(backend) => Ok(backend.clone()),
+            Err(reason) => Err(reason.as_str()),
+        }
     }
 
     /// The web tools' HTTP clients.

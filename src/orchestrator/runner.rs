@@ -268,7 +268,7 @@ async fn follow(
             Wake::Event(SessionEvent::Deleted { .. }) => {
                 return Outcome::Failed("the session was deleted before it finished".into());
             }
-            Wake::Event(SessionEvent::Busy { .. }) => continue,
+            Wake::Event(SessionEvent::Busy { .. } | SessionEvent::UserMessage { .. }) => continue,
             Wake::Event(SessionEvent::Retrying {
                 attempt, message, ..
             }) => {
@@ -491,6 +491,7 @@ pub(super) fn ending_ops(task: &Task) -> Vec<Op> {
         summary,
     ))];
     if task.background
+        && task.mission_id.is_none()
         && let Some(parent) = &task.parent_session_id
     {
         ops.push(Op::Notice {

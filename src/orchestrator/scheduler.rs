@@ -402,6 +402,8 @@ mod tests {
             reasoning: None,
             error: None,
             usage: None,
+            mission_id: None,
+            plan_item: None,
         }
     }
 

@@ -128,6 +128,12 @@ pub struct Task {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The mission this task works for (a plan item or a verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mission_id: Option<String>,
+    /// The plan item it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_item: Option<String>,
 }
 
 impl Task {
@@ -158,6 +164,8 @@ impl Task {
         put("startedAt", self.started_at.map(Into::into));
         put("finishedAt", self.finished_at.map(Into::into));
         put("error", self.error.clone().map(Into::into));
+        put("missionId", self.mission_id.clone().map(Into::into));
+        put("planItem", self.plan_item.clone().map(Into::into));
         v
     }
 

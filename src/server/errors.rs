@@ -40,6 +40,8 @@ pub fn from_orchestrator(e: &OrchestratorError) -> Error {
             (codes::BACKEND_UNAVAILABLE, "backend_unavailable")
         }
         OrchestratorError::ShuttingDown => (codes::SHUTTING_DOWN, "shutting_down"),
+        OrchestratorError::MissionNotFound(_) => (codes::MISSION_NOT_FOUND, "mission_not_found"),
+        OrchestratorError::MissionConflict(_) => (codes::MISSION_CONFLICT, "mission_conflict"),
         OrchestratorError::ToolFailed(_) => (codes::TOOL_FAILED, "tool_failed"),
         OrchestratorError::Ledger(_) => (codes::INTERNAL_ERROR, "ledger"),
         OrchestratorError::Backend(_) => (codes::INTERNAL_ERROR, "backend"),

@@ -321,6 +321,17 @@ pub fn build_service(
     let builder: LspServiceBuilder<Session> =
         LspService::build(move |client| Session { conn, client });
     builder
+        .custom_method("orchestrator/mission/start", methods::mission_start::handle)
+        .custom_method("orchestrator/mission/get", methods::mission_get::handle)
+        .custom_method("orchestrator/mission/list", methods::mission_list::handle)
+        .custom_method(
+            "orchestrator/mission/cancel",
+            methods::mission_cancel::handle,
+        )
+        .custom_method(
+            "orchestrator/mission/resume",
+            methods::mission_resume::handle,
+        )
         .custom_method("orchestrator/task/delegate", methods::task_delegate::handle)
         .custom_method("orchestrator/task/get", methods::task_get::handle)
         .custom_method("orchestrator/task/list", methods::task_list::handle)

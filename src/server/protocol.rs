@@ -7,6 +7,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Every custom request method, as advertised in `initialize`.
 pub const METHODS: &[&str] = &[
+    "orchestrator/mission/start",
+    "orchestrator/mission/get",
+    "orchestrator/mission/list",
+    "orchestrator/mission/cancel",
+    "orchestrator/mission/resume",
     "orchestrator/task/delegate",
     "orchestrator/task/get",
     "orchestrator/task/list",
@@ -34,6 +39,8 @@ pub mod codes {
     pub const BACKEND_UNAVAILABLE: i64 = -32014;
     pub const SHUTTING_DOWN: i64 = -32015;
     pub const TOOL_FAILED: i64 = -32016;
+    pub const MISSION_NOT_FOUND: i64 = -32017;
+    pub const MISSION_CONFLICT: i64 = -32018;
 }
 
 /// The `capabilities.experimental.orchestrator` block of the `initialize` result.

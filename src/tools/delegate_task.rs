@@ -71,6 +71,7 @@ Set background=false to wait for the result instead.";
                 parent_session_id: ctx.session_id.clone(),
                 resume: args.resume,
                 parent_agent: ctx.agent.clone(),
+                ..Default::default()
             })
             .await?;
         if background {

@@ -51,6 +51,13 @@ impl ToolRegistry {
         r.register(super::grep_search::GrepSearch);
         r.register(super::glob_search::GlobSearch);
         r.register(super::mgrep::Mgrep);
+        r.register(super::mission_triage::MissionTriage);
+        r.register(super::plan_edit::PlanEditTool);
+        r.register(super::plan_get::PlanGet);
+        r.register(super::plan_dispatch::PlanDispatch);
+        r.register(super::task_report::TaskReport);
+        r.register(super::mission_complete::MissionComplete);
+        r.register(super::mission_verdict::MissionVerdict);
         r.register(super::webfetch::WebFetch);
         r.register(super::cache_docs::CacheDocs);
         r.register(super::websearch::WebSearch);
@@ -130,6 +137,9 @@ impl ToolRegistry {
                 message: format!("{err}{at}"),
                 field,
             });
+        }
+        if let Some(session) = &ctx.session_id {
+            orchestrator.missions().tool_called(session, name, &args);
         }
         (entry.call)(orchestrator, ctx, args).await
     }

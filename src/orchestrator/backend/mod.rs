@@ -93,6 +93,11 @@ pub enum SessionEvent {
     Deleted {
         session_id: String,
     },
+    /// A user message was added to the session (by anyone: the user, a command, or us).
+    UserMessage {
+        session_id: String,
+        text: String,
+    },
     /// Events may have been missed (a reconnect, a lagging reader): look at sessions again.
     Resync,
 }
@@ -105,7 +110,8 @@ impl SessionEvent {
             | SessionEvent::Progress { session_id, .. }
             | SessionEvent::Retrying { session_id, .. }
             | SessionEvent::Error { session_id, .. }
-            | SessionEvent::Deleted { session_id } => Some(session_id),
+            | SessionEvent::Deleted { session_id }
+            | SessionEvent::UserMessage { session_id, .. } => Some(session_id),
             SessionEvent::Resync => None,
         }
     }

@@ -22,10 +22,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::events::{Event, EventBus, EventDraft};
 
 mod docs;
+mod missions;
 mod schema;
 
 use super::task::{Millis, Task, TaskStatus, now_ms};
 pub use docs::DocEntry;
+pub use missions::{JournalDraft, JournalEntry, MissionRow};
 use schema::ensure_schema;
 
 pub use schema::SCHEMA_VERSION;
@@ -129,6 +131,10 @@ pub enum Op {
     PutDoc(DocEntry),
     /// Forget the docs cache entry of this URL (no error when there is none).
     DeleteDoc(String),
+    /// Insert or replace a mission record.
+    PutMission(MissionRow),
+    /// Append to a mission's journal.
+    Journal(JournalDraft),
 }
 
 #[derive(Clone)]
@@ -944,6 +950,8 @@ impl Writer {
                         )?,
                         Op::PutDoc(doc) => docs::put(&self.conn, &doc)?,
                         Op::DeleteDoc(url) => docs::delete(&self.conn, &url)?,
+                        Op::PutMission(row) => missions::put(&self.conn, &row)?,
+                        Op::Journal(entry) => missions::append(&self.conn, &entry, time)?,
                     }
                 }
                 Ok(Done::Commit { events, tasks })
@@ -1336,6 +1344,8 @@ mod tests {
             reasoning: None,
             error: None,
             usage: None,
+            mission_id: None,
+            plan_item: None,
         }
     }
 

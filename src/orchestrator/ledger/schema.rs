@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::LedgerError;
 
 /// The schema this build writes. A ledger with a newer version is refused, never guessed at.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: tasks, events and the notice outbox.
 const SCHEMA: &str = "
@@ -50,9 +50,10 @@ CREATE UNIQUE INDEX outbox_pending ON outbox (parent_session_id, task_id) WHERE 
 ";
 
 /// Each later version's changes, applied in order to a ledger of the version before.
-const MIGRATIONS: [(i64, &str); 1] = [(
-    2,
-    "
+const MIGRATIONS: [(i64, &str); 2] = [
+    (
+        2,
+        "
 -- The docs cache index (webfetch / cache_docs); the pages are files under .opencode/docs/.
 CREATE TABLE docs (
     url          TEXT PRIMARY KEY,
@@ -65,7 +66,32 @@ CREATE TABLE docs (
 );
 CREATE INDEX docs_expires ON docs (expires_at);
 ",
-)];
+    ),
+    (
+        3,
+        "
+-- Missions (/task): the record whole as JSON, plan included; the journal is append-only.
+CREATE TABLE missions (
+    id         TEXT PRIMARY KEY CHECK (length(id) > 0),
+    session_id TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX missions_session ON missions (session_id, created_at);
+CREATE INDEX missions_created ON missions (created_at, id);
+CREATE TABLE mission_journal (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    mission_id TEXT NOT NULL,
+    time       INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    data       TEXT NOT NULL
+);
+CREATE INDEX mission_journal_mission ON mission_journal (mission_id, id);
+",
+    ),
+];
 
 pub(super) fn ensure_schema(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
     let fail = |op: &'static str| {

@@ -2,6 +2,12 @@
 
 pub mod agents_list;
 pub mod events_replay;
+pub mod mission_cancel;
+pub mod mission_get;
+pub mod mission_list;
+pub mod mission_resume;
+pub mod mission_start;
+mod mission_target;
 pub mod opencode_event;
 pub mod stats;
 pub mod task_cancel;

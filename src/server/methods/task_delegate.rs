@@ -45,6 +45,7 @@ pub async fn handle(session: &Session, params: Value) -> Result<Value> {
             parent_session_id: p.parent_session_id,
             resume: p.resume,
             parent_agent: p.parent_agent,
+            ..Default::default()
         })
         .await
         .map_err(|e| from_orchestrator(&e))?;

@@ -1,0 +1,30 @@
+//! `orchestrator/mission/cancel`: stop a mission for good and cancel its running tasks
+//! (what `/stop` does).
+
+use serde::Deserialize;
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::Result;
+
+use super::mission_target::target;
+use crate::server::errors::{from_orchestrator, parse_params};
+use crate::server::lsp::Session;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Params {
+    #[serde(default)]
+    pub mission_id: Option<String>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+pub async fn handle(session: &Session, params: Value) -> Result<Value> {
+    let p: Params = parse_params(params)?;
+    let target = target(p.mission_id, p.session_id)?;
+    session
+        .orchestrator()?
+        .missions()
+        .cancel(target)
+        .await
+        .map_err(|e| from_orchestrator(&e))
+}
