@@ -119,7 +119,16 @@ impl ToolRegistry {
             name: name.to_string(),
             known: self.tools.keys().copied().collect::<Vec<_>>().join(", "),
         })?;
-        if let Some(err) = entry.validator.iter_errors(&args).next() {
+        // A tagged union (`oneOf`) fails as a whole, without saying which field is wrong;
+        // serde's own error (run by the call) names it, so leave those to it.
+        let first = entry.validator.iter_errors(&args).find(|err| {
+            !matches!(
+                err.kind(),
+                jsonschema::error::ValidationErrorKind::OneOfNotValid { .. }
+                    | jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
+            )
+        });
+        if let Some(err) = first {
             let mut field = err.instance_path().to_string();
             // A missing property is reported at its parent: name the property itself.
             if let jsonschema::error::ValidationErrorKind::Required { property } = err.kind()

@@ -13,6 +13,11 @@
 //! `gate` waits until the test calls [`ScriptedHandle::open_gate`]; `hang` keeps the session busy
 //! forever (for TTL and cancel tests); `fail` ends the prompt with a session error (only the
 //! first `failTimes` prompts of the session, when set).
+//!
+//! A prompt that is not a script but carries one (`{"script": ...}` inside its text, e.g. in a
+//! plan item's description) plays that one. Otherwise a script queued for the prompt's agent
+//! ([`ScriptedHandle::script_agent`]) is played, then the agent's default script, if any.
+//! Every prompt is announced as a user message, as OpenCode does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -75,6 +80,9 @@ struct Shared {
     prompts: AtomicU64,
     aborts: Mutex<Vec<String>>,
     events: Mutex<Option<broadcast::Sender<SessionEvent>>>,
+    /// Scripts for prompts to an agent, played in order, then the agent's default.
+    agent_scripts: Mutex<HashMap<String, std::collections::VecDeque<serde_json::Value>>>,
+    agent_defaults: Mutex<HashMap<String, serde_json::Value>>,
 }
 
 /// The scripted runtime. Clone the [`ScriptedHandle`] to steer it from a test.
@@ -172,6 +180,51 @@ impl ScriptedHandle {
     pub fn aborted(&self) -> Vec<String> {
         self.shared.aborts.lock().clone()
     }
+
+    /// The next prompt to `agent` that carries no script of its own plays `script` (the value
+    /// under `"script"`). Queued scripts play in order.
+    pub fn script_agent(&self, agent: &str, script: serde_json::Value) {
+        self.shared
+            .agent_scripts
+            .lock()
+            .entry(agent.to_string())
+            .or_default()
+            .push_back(script);
+    }
+
+    /// Prompts to `agent` with no script of their own and none queued play `script`.
+    pub fn default_script(&self, agent: &str, script: serde_json::Value) {
+        self.shared
+            .agent_defaults
+            .lock()
+            .insert(agent.to_string(), script);
+    }
+
+    fn send(&self, event: SessionEvent) {
+        if let Some(events) = self.shared.events.lock().as_ref() {
+            let _ = events.send(event);
+        }
+    }
+
+    /// The user writes to a session themselves.
+    pub fn user_message(&self, session_id: &str, text: &str) {
+        self.send(SessionEvent::UserMessage {
+            session_id: session_id.to_string(),
+            text: text.to_string(),
+        });
+    }
+
+    /// The user interrupts a session (Esc in the TUI): it stops and reports an abort.
+    pub fn interrupt(&self, session_id: &str) {
+        if let Some(session) = self.shared.sessions.lock().get_mut(session_id) {
+            session.running = None;
+        }
+        self.send(SessionEvent::Error {
+            session_id: session_id.to_string(),
+            kind: SessionErrorKind::Aborted,
+            message: "the prompt was aborted".into(),
+        });
+    }
 }
 
 fn parse_kind(kind: Option<&str>) -> SessionErrorKind {
@@ -205,6 +258,39 @@ impl Shared {
     }
 }
 
+impl ScriptedBackend {
+    /// A script carried inside the prompt's text, else one queued or set for its agent.
+    fn script_for(&self, prompt: &Prompt) -> Option<Script> {
+        if let Some(at) = prompt.text.find("{\"script\"") {
+            let mut values = serde_json::Deserializer::from_str(&prompt.text[at..])
+                .into_iter::<ScriptEnvelope>();
+            if let Some(Ok(envelope)) = values.next() {
+                return Some(envelope.script);
+            }
+        }
+        let queued = self
+            .shared
+            .agent_scripts
+            .lock()
+            .get_mut(&prompt.agent)
+            .and_then(|q| q.pop_front());
+        let value = queued.or_else(|| {
+            self.shared
+                .agent_defaults
+                .lock()
+                .get(&prompt.agent)
+                .cloned()
+        })?;
+        match serde_json::from_value::<Script>(value) {
+            Ok(script) => Some(script),
+            Err(e) => {
+                tracing::warn!(agent = %prompt.agent, "unreadable agent script: {e}");
+                None
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl SessionBackend for ScriptedBackend {
     fn name(&self) -> &'static str {
@@ -229,12 +315,15 @@ impl SessionBackend for ScriptedBackend {
                     "the scripted runtime could not read the script in the prompt of session {session_id}"
                 )));
             }
-            Err(_) => Script {
-                reply: Some(format!(
-                    "done: {}",
-                    prompt.text.lines().next().unwrap_or_default()
-                )),
-                ..Script::default()
+            Err(_) => match self.script_for(&prompt) {
+                Some(script) => script,
+                None => Script {
+                    reply: Some(format!(
+                        "done: {}",
+                        prompt.text.lines().next().unwrap_or_default()
+                    )),
+                    ..Script::default()
+                },
             },
         };
         let token = CancellationToken::new();
@@ -260,6 +349,10 @@ impl SessionBackend for ScriptedBackend {
         }
         self.shared.prompts.fetch_add(1, Ordering::SeqCst);
         self.shared.set_busy(1);
+        let _ = self.events.send(SessionEvent::UserMessage {
+            session_id: session_id.to_string(),
+            text: prompt.text.clone(),
+        });
         let _ = self.events.send(SessionEvent::Busy {
             session_id: session_id.to_string(),
         });

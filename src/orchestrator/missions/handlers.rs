@@ -296,6 +296,17 @@ impl Engine {
         mission.set_status(MissionStatus::Active, None);
         mission.continuations = 0;
         mission.breakers = Default::default();
+        // Items cancelled when the mission stopped run again.
+        let cancelled: Vec<String> = mission
+            .plan
+            .leaves()
+            .iter()
+            .filter(|l| l.status == crate::orchestrator::plan::ItemStatus::Cancelled)
+            .map(|l| l.id.clone())
+            .collect();
+        for item in cancelled {
+            let _ = mission.plan.reset_for_retry(&item);
+        }
         // A stop for verification rounds: allow another round.
         self.save(
             &id,

@@ -1,0 +1,799 @@
+//! Missions over the protocol, with the scripted runtime playing the agents: plans run in
+//! dependency waves, verification with fix rounds, continuation on idle, loop breakers,
+//! budgets, pausing, cancelling, restarts and bad input.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use opencode_orchestrator::orchestrator::backend::scripted::ScriptedHandle;
+use serde_json::{Value, json};
+
+const MAIN: &str = "ses_main";
+
+async fn tool_in(c: &mut Client, session: &str, name: &str, args: Value) -> Value {
+    c.ok(
+        "orchestrator/tools/call",
+        json!({"name": name, "arguments": args, "context": {"sessionId": session}}),
+    )
+    .await
+}
+
+async fn tool_err_in(c: &mut Client, session: &str, name: &str, args: Value) -> RpcError {
+    c.err(
+        "orchestrator/tools/call",
+        json!({"name": name, "arguments": args, "context": {"sessionId": session}}),
+    )
+    .await
+}
+
+async fn mission(c: &mut Client, id: &str) -> Value {
+    c.ok("orchestrator/mission/get", json!({"missionId": id}))
+        .await
+}
+
+/// Waits for a mission event of `kind`; returns its data.
+async fn wait_for(c: &mut Client, id: &str, kind: &str) -> Value {
+    c.events_until(|e| e["type"] == kind && e["data"]["missionId"] == id)
+        .await
+        .pop()
+        .expect("the event")["data"]
+        .clone()
+}
+
+/// A mission in `MAIN`, whose Commander turn is "in progress" (the session is held busy).
+async fn start_mission(config: Value) -> (Client, ScriptedHandle, Workspace, String) {
+    let (mut c, h, ws) = start(config).await;
+    h.add_session(MAIN);
+    h.hold_busy(MAIN);
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Add dark mode to the app", "sessionId": MAIN}),
+        )
+        .await;
+    let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+    assert_eq!(r["mission"]["status"], "active");
+    (c, h, ws, id)
+}
+
+fn item(id: &str, agent: &str, deps: &[&str], script: Value) -> Value {
+    json!({"op": "add", "id": id, "title": format!("Do {id}"), "agent": agent,
+           "dependsOn": deps, "description": json!({"script": script}).to_string()})
+}
+
+async fn task(c: &mut Client, id: &str) -> Value {
+    c.ok("orchestrator/task/get", json!({"taskId": id})).await["task"].clone()
+}
+
+fn fast() -> Value {
+    json!({"missions": {"continueDelayMs": 0}})
+}
+
+#[tokio::test]
+async fn an_l2_plan_runs_in_dependency_waves_and_completes_when_the_inspector_passes() {
+    let (mut c, h, ws, id) = start_mission(fast()).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "three parts"}),
+    )
+    .await;
+    let plan = tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [
+            item("css", "builder", &[], json!({"delayMs": 300, "reply": "theme variables added\nFiles changed: theme.css"})),
+            item("toggle", "builder", &[], json!({"delayMs": 300, "reply": "toggle added"})),
+            item("docs", "recorder", &["css", "toggle"], json!({"delayMs": 20, "reply": "documented"})),
+        ]}),
+    )
+    .await;
+    assert!(
+        plan["output"].as_str().unwrap().contains("revision 1"),
+        "{plan}"
+    );
+    h.default_script(
+        "inspector",
+        json!({"reply": "Built and tested.\nVERDICT: PASS"}),
+    );
+    let d = tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    assert_eq!(d["metadata"]["started"].as_array().unwrap().len(), 2, "{d}");
+    h.release(MAIN); // the Commander's turn ends
+
+    let done = wait_for(&mut c, &id, "mission.completed").await;
+    assert_eq!(done["round"], 1);
+    let m = mission(&mut c, &id).await;
+    let mm = &m["mission"];
+    assert_eq!(mm["status"], "completed");
+    assert_eq!(mm["level"], "L2");
+    assert_eq!(mm["progress"]["done"], 3);
+    assert_eq!(mm["waves"], json!([["css", "toggle"], ["docs"]]));
+    assert_eq!(mm["rounds"][0]["verdict"], "pass");
+
+    // The waves, from the tasks' own times: css and toggle overlapped; docs waited for both.
+    let item_task = |name: &str| {
+        mm["plan"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == name)
+            .unwrap()["taskId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let css = task(&mut c, &item_task("css")).await;
+    let toggle = task(&mut c, &item_task("toggle")).await;
+    let docs = task(&mut c, &item_task("docs")).await;
+    let t = |v: &Value, k: &str| v[k].as_u64().unwrap();
+    assert!(t(&css, "startedAt") < t(&toggle, "finishedAt"));
+    assert!(t(&toggle, "startedAt") < t(&css, "finishedAt"));
+    assert!(t(&docs, "startedAt") >= t(&css, "finishedAt").max(t(&toggle, "finishedAt")));
+    assert_eq!(css["missionId"], id.as_str());
+    assert_eq!(css["planItem"], "css");
+
+    // Context: what each task reported, files included; the dependent got its inputs.
+    let ctx = mm["context"].as_array().unwrap();
+    assert_eq!(ctx.len(), 4, "{ctx:?}");
+    let css_ctx = ctx.iter().find(|e| e["itemId"] == "css").unwrap();
+    assert_eq!(css_ctx["filesChanged"], json!(["theme.css"]));
+    let docs_prompt = docs["prompt"].as_str().unwrap();
+    assert!(
+        docs_prompt.contains("theme variables added"),
+        "{docs_prompt}"
+    );
+    assert!(docs_prompt.contains("files: theme.css"), "{docs_prompt}");
+
+    // The session heard it is done, once; todo.md shows the plan.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let prompts = h.prompts_of(MAIN);
+    assert_eq!(
+        prompts.iter().filter(|p| p.contains("is complete")).count(),
+        1,
+        "{prompts:?}"
+    );
+    assert!(
+        !prompts.iter().any(|p| p.contains("is not complete")),
+        "{prompts:?}"
+    );
+    let todo = std::fs::read_to_string(ws.root().join(".opencode/todo.md")).unwrap();
+    assert!(todo.contains("Add dark mode"), "{todo}");
+    assert!(todo.contains("[x]"), "{todo}");
+
+    // The journal tells the story.
+    let kinds: Vec<&str> = m["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "started", "triage", "plan", "dispatch", "item", "verify", "verdict",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_inspector_fail_becomes_fix_items_then_a_pass() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "small"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("impl", "builder", &[], json!({"reply": "implemented"}))]}),
+    )
+    .await;
+    // Round 1: the Inspector waits at a gate; the test plays its verdict tool call.
+    h.script_agent(
+        "inspector",
+        json!({"gate": "round1", "reply": "see verdict"}),
+    );
+    h.default_script(
+        "inspector",
+        json!({"reply": "Tests pass now.\nVERDICT: PASS"}),
+    );
+    tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    h.release(MAIN);
+
+    let verifying = wait_for(&mut c, &id, "mission.verifying").await;
+    let inspector = task(&mut c, verifying["taskId"].as_str().unwrap()).await;
+    let inspector_session = loop {
+        let t = task(&mut c, inspector["id"].as_str().unwrap()).await;
+        if let Some(s) = t["sessionId"].as_str() {
+            break s.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Only the Inspector of the round may judge.
+    let err = tool_err_in(
+        &mut c,
+        MAIN,
+        "mission_verdict",
+        json!({"verdict": "pass", "evidence": "trust me"}),
+    )
+    .await;
+    assert_eq!(err.code, -32018, "{err:?}");
+    tool_in(
+        &mut c,
+        &inspector_session,
+        "mission_verdict",
+        json!({"verdict": "fail", "evidence": "cargo test: 1 failed (dark_mode_toggle)",
+               "fixes": [{"title": "Fix the toggle test", "description": "the test expects a class", "agent": "Builder"}]}),
+    )
+    .await;
+    let verdict = wait_for(&mut c, &id, "mission.verdict").await;
+    assert_eq!(verdict["fixItems"], json!(["fix-1.1"]));
+    h.open_gate("round1");
+
+    let done = wait_for(&mut c, &id, "mission.completed").await;
+    assert_eq!(done["round"], 2);
+    let m = mission(&mut c, &id).await;
+    let rounds = m["mission"]["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2);
+    assert_eq!(rounds[0]["verdict"], "fail");
+    assert_eq!(rounds[0]["fixItems"], json!(["fix-1.1"]));
+    assert_eq!(rounds[1]["verdict"], "pass");
+    let fix = m["mission"]["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "fix-1.1")
+        .unwrap()
+        .clone();
+    assert_eq!(fix["status"], "done");
+    assert_eq!(fix["agent"], "builder");
+    let fix_task = task(&mut c, fix["taskId"].as_str().unwrap()).await;
+    assert!(
+        fix_task["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("cargo test: 1 failed")
+    );
+}
+
+#[tokio::test]
+async fn an_l1_mission_is_verified_when_the_commander_says_it_is_done() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L1", "reason": "one line"}),
+    )
+    .await;
+    // Saying "MISSION COMPLETE" is not enough: the mission waits for the Inspector.
+    h.default_script(
+        "inspector",
+        json!({"gate": "verified", "reply": "VERDICT: PASS"}),
+    );
+    let r = tool_in(
+        &mut c,
+        MAIN,
+        "mission_complete",
+        json!({"summary": "changed one line"}),
+    )
+    .await;
+    assert!(
+        r["output"]
+            .as_str()
+            .unwrap()
+            .contains("Inspector is verifying")
+    );
+    let again = tool_err_in(
+        &mut c,
+        MAIN,
+        "mission_complete",
+        json!({"summary": "again"}),
+    )
+    .await;
+    assert!(again.message.contains("already running"), "{again:?}");
+    h.open_gate("verified");
+    h.release(MAIN);
+    wait_for(&mut c, &id, "mission.completed").await;
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["status"], "completed");
+    assert_eq!(m["mission"]["tasks"], 1);
+}
+
+#[tokio::test]
+async fn a_stalling_commander_is_stopped_by_the_stagnation_breaker() {
+    let (mut c, h, _ws, id) =
+        start_mission(json!({"missions": {"continueDelayMs": 0, "stagnationLimit": 2}})).await;
+    h.release(MAIN); // idle with nothing done: the mission is continued
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    let reason = stopped["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no progress in the last 2 continuations"),
+        "{reason}"
+    );
+    let continuations: Vec<String> = h
+        .prompts_of(MAIN)
+        .into_iter()
+        .filter(|p| p.contains("is not complete"))
+        .collect();
+    assert_eq!(continuations.len(), 2, "{continuations:?}");
+    assert!(continuations[0].contains("continuation 1 of 30"));
+    assert!(continuations[0].contains("Next: triage the mission"));
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["status"], "stopped");
+    assert_eq!(m["mission"]["reason"], reason);
+
+    // Resumed: the breakers start over, and it is continued again.
+    let r = c
+        .ok("orchestrator/mission/resume", json!({"sessionId": MAIN}))
+        .await;
+    assert_eq!(r["mission"]["status"], "active");
+    wait_for(&mut c, &id, "mission.stopped").await;
+    let continuations = h
+        .prompts_of(MAIN)
+        .iter()
+        .filter(|p| p.contains("is not complete"))
+        .count();
+    assert_eq!(continuations, 4);
+}
+
+#[tokio::test]
+async fn the_same_reply_again_and_again_stops_the_mission() {
+    let (mut c, h, _ws, id) = start_mission(json!({"missions": {
+        "continueDelayMs": 0, "stagnationLimit": 50, "repeatLimit": 3}}))
+    .await;
+    h.default_script("commander", json!({"reply": "Let me think about it."}));
+    h.release(MAIN);
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    assert!(
+        stopped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the same reply 3 times"),
+        "{stopped}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_tool_call_again_and_again_stops_the_mission() {
+    let (mut c, _h, _ws, id) = start_mission(json!({"missions": {"repeatLimit": 3}})).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    for _ in 0..2 {
+        // Reading tools never count.
+        tool_in(&mut c, MAIN, "plan_get", json!({})).await;
+        tool_in(&mut c, MAIN, "plan_get", json!({})).await;
+        tool_in(&mut c, MAIN, "glob_search", json!({"patterns": ["*.rs"]})).await;
+    }
+    tool_in(&mut c, MAIN, "glob_search", json!({"patterns": ["*.rs"]})).await;
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    assert!(
+        stopped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the same tool call 3 times"),
+        "{stopped}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_budget_stops_the_mission_and_cancels_its_tasks_and_resume_goes_on() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    c.ok("orchestrator/mission/cancel", json!({"missionId": id}))
+        .await;
+    // A mission with its own budget, in a fresh session.
+    h.add_session("ses_budget");
+    h.hold_busy("ses_budget");
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Three things", "sessionId": "ses_budget", "budgets": {"maxTasks": 2}}),
+        )
+        .await;
+    let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+    tool_in(
+        &mut c,
+        "ses_budget",
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        "ses_budget",
+        "plan_edit",
+        json!({"edits": [
+            item("a", "builder", &[], json!({"gate": "g"})),
+            item("b", "builder", &[], json!({"gate": "g"})),
+            item("c", "builder", &[], json!({"gate": "g"})),
+        ]}),
+    )
+    .await;
+    tool_in(&mut c, "ses_budget", "plan_dispatch", json!({})).await;
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    assert!(
+        stopped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2 tasks (maxTasks)"),
+        "{stopped}"
+    );
+    // Its running tasks are cancelled.
+    let m = mission(&mut c, &id).await;
+    let task_ids: Vec<String> = m["mission"]["taskIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(task_ids.len(), 2);
+    for t in &task_ids {
+        c.wait_event("task.cancelled", t).await;
+    }
+    // Dispatching more is refused while it is stopped.
+    let err = tool_err_in(&mut c, "ses_budget", "plan_dispatch", json!({})).await;
+    assert_eq!(err.code, -32018);
+    assert!(err.message.contains("resume it first"), "{err:?}");
+
+    // Resumed with a larger budget: the cancelled items run again, and the rest.
+    h.open_gate("g");
+    h.default_script("inspector", json!({"reply": "VERDICT: PASS"}));
+    c.ok(
+        "orchestrator/mission/resume",
+        json!({"missionId": id, "budgets": {"maxTasks": 10}}),
+    )
+    .await;
+    h.release("ses_budget");
+    wait_for(&mut c, &id, "mission.completed").await;
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["progress"]["done"], 3);
+    assert_eq!(
+        m["mission"]["tasks"], 6,
+        "2 cancelled, 3 done, 1 verification"
+    );
+}
+
+#[tokio::test]
+async fn token_budgets_count_every_task_and_the_session() {
+    let (mut c, h, _ws) = start(fast()).await;
+    h.add_session("ses_tokens");
+    h.hold_busy("ses_tokens");
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Spend", "sessionId": "ses_tokens", "budgets": {"maxTokens": 1000}}),
+        )
+        .await;
+    let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+    tool_in(
+        &mut c,
+        "ses_tokens",
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    let usage = json!({"inputTokens": 400, "outputTokens": 200, "reasoningTokens": 0, "cost": 0.5});
+    tool_in(
+        &mut c,
+        "ses_tokens",
+        "plan_edit",
+        json!({"edits": [
+            item("a", "builder", &[], json!({"reply": "a", "usage": usage})),
+            item("b", "builder", &["a"], json!({"reply": "b", "usage": usage})),
+            item("c", "builder", &["b"], json!({"reply": "c", "usage": usage})),
+        ]}),
+    )
+    .await;
+    tool_in(&mut c, "ses_tokens", "plan_dispatch", json!({})).await;
+    h.release("ses_tokens");
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    assert!(
+        stopped["reason"].as_str().unwrap().contains("1200 tokens"),
+        "{stopped}"
+    );
+    let m = mission(&mut c, &id).await;
+    let mm = &m["mission"];
+    assert_eq!(mm["spend"]["tokens"], 1200);
+    assert_eq!(mm["spend"]["cost"], 1.0);
+    assert_eq!(mm["taskSpend"].as_array().unwrap().len(), 2);
+    assert_eq!(mm["taskSpend"][0]["inputTokens"], 400);
+    assert_eq!(mm["progress"]["done"], 2, "c never started");
+}
+
+#[tokio::test]
+async fn the_user_writing_or_interrupting_pauses_the_mission() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    h.user_message(MAIN, "[opencode-orchestrator] ours: ignored");
+    h.user_message(MAIN, "wait, use blue instead");
+    let paused = wait_for(&mut c, &id, "mission.paused").await;
+    assert!(
+        paused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the user wrote"),
+        "{paused}"
+    );
+    h.release(MAIN);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !h.prompts_of(MAIN)
+            .iter()
+            .any(|p| p.contains("is not complete")),
+        "a paused mission is never continued"
+    );
+    // The Commander works on the continuation until it is interrupted.
+    h.default_script("commander", json!({"gate": "never"}));
+    c.ok("orchestrator/mission/resume", json!({"missionId": id}))
+        .await;
+    wait_for(&mut c, &id, "mission.continued").await;
+    // Interrupted (Esc) while the Commander works.
+    h.interrupt(MAIN);
+    let paused = wait_for(&mut c, &id, "mission.paused").await;
+    assert!(
+        paused["reason"].as_str().unwrap().contains("interrupted"),
+        "{paused}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_mission_cancels_its_running_tasks() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("a", "builder", &[], json!({"hang": true})), item("b", "builder", &["a"], json!({}))]}),
+    )
+    .await;
+    let d = tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    let running = d["metadata"]["started"][0]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .ok("orchestrator/mission/cancel", json!({"sessionId": MAIN}))
+        .await;
+    assert_eq!(r["cancelled"], true);
+    assert_eq!(r["cancelledTasks"], json!([running]));
+    c.wait_event("task.cancelled", &running).await;
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["status"], "cancelled");
+    assert_eq!(m["mission"]["reason"], "cancelled by the user");
+    let err = tool_err_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    assert_eq!(err.code, -32018);
+    assert!(err.message.contains("cancelled"));
+    // Cancelling again changes nothing; a new mission may start in the session.
+    let again = c
+        .ok("orchestrator/mission/cancel", json!({"missionId": id}))
+        .await;
+    assert_eq!(again["cancelled"], false);
+    h.release(MAIN);
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Another", "sessionId": MAIN}),
+        )
+        .await;
+    assert_ne!(r["mission"]["missionId"], id.as_str());
+    let list = c.ok("orchestrator/mission/list", json!({})).await;
+    assert_eq!(list["missions"].as_array().unwrap().len(), 2);
+    let list = c
+        .ok(
+            "orchestrator/mission/list",
+            json!({"status": ["cancelled"]}),
+        )
+        .await;
+    assert_eq!(list["missions"][0]["missionId"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_restarted_server_resumes_the_mission() {
+    let ws = Workspace::new();
+    let config = fast();
+    let id = {
+        let (source, h) = scripted();
+        let mut c = connect(source);
+        c.initialize(&ws.root(), config.clone()).await;
+        h.add_session(MAIN);
+        h.hold_busy(MAIN);
+        let r = c
+            .ok(
+                "orchestrator/mission/start",
+                json!({"goal": "Survive a restart", "sessionId": MAIN}),
+            )
+            .await;
+        let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+        tool_in(
+            &mut c,
+            MAIN,
+            "mission_triage",
+            json!({"level": "L2", "reason": "x"}),
+        )
+        .await;
+        tool_in(
+            &mut c,
+            MAIN,
+            "plan_edit",
+            json!({"edits": [
+                item("first", "builder", &[], json!({"reply": "first done"})),
+                item("slow", "builder", &["first"], json!({"gate": "slow", "reply": "slow done"})),
+                item("last", "builder", &["slow"], json!({"reply": "last done"})),
+            ]}),
+        )
+        .await;
+        tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+        c.events_until(|e| e["type"] == "task.started" && e["data"]["planItem"] == "slow")
+            .await;
+        c.shutdown().await;
+        id
+    };
+    // A new process: the sessions of the old runtime are gone, so the running item is
+    // interrupted, and retried on its own.
+    let (source, h) = scripted();
+    let mut c = connect(source);
+    h.add_session(MAIN);
+    h.default_script("inspector", json!({"reply": "VERDICT: PASS"}));
+    h.open_gate("slow");
+    c.initialize(&ws.root(), config).await;
+    wait_for(&mut c, &id, "mission.completed").await;
+    let m = mission(&mut c, &id).await;
+    let slow = m["mission"]["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "slow")
+        .unwrap()
+        .clone();
+    assert_eq!(slow["status"], "done");
+    assert_eq!(slow["attempts"], 2);
+    let kinds: Vec<&str> = m["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"retry"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn bad_mission_input_gets_clear_errors() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    for (method, params, code, needle) in [
+        (
+            "orchestrator/mission/start",
+            json!({"goal": "  "}),
+            -32602,
+            "goal",
+        ),
+        ("orchestrator/mission/start", json!({}), -32602, "goal"),
+        (
+            "orchestrator/mission/start",
+            json!({"goal": "x", "sessionId": MAIN}),
+            -32018,
+            "already runs mission",
+        ),
+        (
+            "orchestrator/mission/start",
+            json!({"goal": "x", "budgets": {"maxTasks": 0}}),
+            -32602,
+            "maxTasks",
+        ),
+        (
+            "orchestrator/mission/start",
+            json!({"goal": "x", "bogus": 1}),
+            -32602,
+            "bogus",
+        ),
+        (
+            "orchestrator/mission/get",
+            json!({"missionId": "msn_nope"}),
+            -32017,
+            "no mission",
+        ),
+        (
+            "orchestrator/mission/get",
+            json!({"missionId": id, "sessionId": MAIN}),
+            -32602,
+            "exactly one",
+        ),
+        ("orchestrator/mission/get", json!({}), -32602, "exactly one"),
+        (
+            "orchestrator/mission/cancel",
+            json!({"sessionId": "ses_none"}),
+            -32017,
+            "runs no mission",
+        ),
+        (
+            "orchestrator/mission/resume",
+            json!({"missionId": id}),
+            -32018,
+            "already active",
+        ),
+        (
+            "orchestrator/mission/list",
+            json!({"status": ["done"]}),
+            -32602,
+            "unknown status",
+        ),
+    ] {
+        let err = c.err(method, params.clone()).await;
+        assert_eq!(err.code, code, "{method} {params}: {err:?}");
+        assert!(
+            err.message.contains(needle),
+            "{method} {params}: {}",
+            err.message
+        );
+    }
+    // Plan errors are the plan's own, and leave the plan as it was.
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L3", "reason": "big"}),
+    )
+    .await;
+    let err = tool_err_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    assert!(err.message.contains("no plan yet"), "{err:?}");
+    for (edits, needle) in [
+        (
+            json!([
+                item("a", "builder", &["b"], json!({})),
+                item("b", "builder", &["a"], json!({}))
+            ]),
+            "cycle",
+        ),
+        (
+            json!([item("a", "builder", &["ghost"], json!({}))]),
+            "ghost",
+        ),
+        (
+            json!([
+            {"op": "add", "id": "t", "title": "T"},
+            {"op": "add", "id": "s", "title": "S", "parent": "t"},
+            {"op": "add", "id": "x", "title": "X", "parent": "s", "agent": "builder"}]),
+            "4th level",
+        ),
+        (json!([item("a", "wizard", &[], json!({}))]), "wizard"),
+        (json!([{"op": "add", "id": "a"}]), "title"),
+    ] {
+        let err = tool_err_in(&mut c, MAIN, "plan_edit", json!({"edits": edits})).await;
+        assert_eq!(err.code, -32602, "{edits}: {err:?}");
+        assert!(err.message.contains(needle), "{needle}: {}", err.message);
+    }
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["plan"]["items"], json!([]));
+    // Tools from a session that is in no mission.
+    h.add_session("ses_stranger");
+    let err = tool_err_in(&mut c, "ses_stranger", "plan_get", json!({})).await;
+    assert_eq!(err.code, -32017);
+    assert!(err.message.contains("not part of a mission"), "{err:?}");
+    let err = tool_err_in(&mut c, MAIN, "task_report", json!({"summary": "x"})).await;
+    assert!(err.message.contains("mission's task"), "{err:?}");
+    let err = tool_err_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L4", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(err.code, -32602);
+}
