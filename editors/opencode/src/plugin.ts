@@ -1,5 +1,6 @@
-// The plugin's runtime: starts the server, registers its tools, agents and the /task command,
-// carries the bridge and OpenCode's events, and shows toasts for task state changes.
+// The plugin's runtime: starts the server, registers its tools, agents and commands (/task,
+// /stop), binds missions to the session they are typed in, carries the bridge and OpenCode's
+// events, and shows toasts for task and mission state changes.
 
 import path from "node:path";
 
@@ -65,19 +66,22 @@ export interface AgentInfo {
   [field: string]: unknown;
 }
 
+/** One command of `orchestrator/agents/list` (`/task`, `/stop`). */
+export interface CommandInfo {
+  name: string;
+  template: string;
+  description?: string;
+  agent?: string;
+}
+
 /** The tools the server serves; registered (explaining the problem) when it cannot run. */
 export const FALLBACK_TOOL_NAMES = ["delegate_task", "get_task_result", "list_tasks", "cancel_task"] as const;
 
-export const TASK_COMMAND_TEMPLATE =
-  "Run the following as a mission. Triage it first: do small work yourself, plan medium work " +
-  "briefly, research and plan large work in depth. Delegate independent pieces to your " +
-  "specialists in parallel with delegate_task, have the Inspector verify the result, and end " +
-  "with a report of what was done, what changed and what is left.\n\n$ARGUMENTS";
+/** Marks the plugin's own prompt text, as the server's prompts are marked. */
+export const MARKER = "[opencode-orchestrator]";
 
-export const TASK_COMMAND_DESCRIPTION = "Run a mission with the Commander";
-
-/** Registers the agents and the /task command into OpenCode's config (mutated in place). */
-export function applyConfig(cfg: Config, agents: readonly AgentInfo[], log: Logger): void {
+/** Registers the agents and commands into OpenCode's config (mutated in place). */
+export function applyConfig(cfg: Config, agents: readonly AgentInfo[], commands: readonly CommandInfo[], log: Logger): void {
   const c = cfg as { agent?: Record<string, Record<string, unknown> | undefined>; command?: Record<string, unknown> };
   if (agents.length === 0) return;
   c.agent ??= {};
@@ -85,13 +89,31 @@ export function applyConfig(cfg: Config, agents: readonly AgentInfo[], log: Logg
     const mine = c.agent[name];
     c.agent[name] = mine ? { ...agent, ...mine } : { ...agent };
   }
-  if (!agents.some((a) => a.name === "commander")) return;
   c.command ??= {};
-  if (c.command.task !== undefined) {
-    log.warn("a `task` command is already configured: opencode-orchestrator's /task is not added (choose the commander agent to run missions)");
-    return;
+  for (const { name, ...command } of commands) {
+    if (command.agent !== undefined && !agents.some((a) => a.name === command.agent)) continue;
+    if (c.command[name] !== undefined) {
+      log.warn(`a \`${name}\` command is already configured: opencode-orchestrator's /${name} is not added`);
+      continue;
+    }
+    c.command[name] = { ...command };
   }
-  c.command.task = { template: TASK_COMMAND_TEMPLATE, description: TASK_COMMAND_DESCRIPTION, agent: "commander" };
+}
+
+type TextPart = { type?: string; text?: string };
+
+/** Replaces the text a command is about to send (the prompt parts of `command.execute.before`). */
+export function replaceCommandText(parts: unknown[], text: string): void {
+  const first = parts.find((p): p is TextPart => typeof p === "object" && p !== null && (p as TextPart).type === "text");
+  if (first) {
+    first.text = text;
+    for (let i = parts.length - 1; i >= 0; i--) {
+      const p = parts[i] as TextPart | undefined;
+      if (p !== first && p?.type === "text") parts.splice(i, 1);
+    }
+  } else {
+    parts.unshift({ type: "text", text });
+  }
 }
 
 function unavailableTool(name: string, message: string): ToolDefinition {
@@ -136,6 +158,7 @@ export class OrchestratorRuntime {
   readonly taskSessions = new BoundedSet(10_000);
   tools: ToolInfo[] = [];
   agents: AgentInfo[] = [];
+  commands: CommandInfo[] = [];
   /** Whether OpenCode's events go to the server (it uses the bridge). */
   forwardEvents = true;
   /** Every event delivered in seq order (tests and listeners). */
@@ -194,11 +217,16 @@ export class OrchestratorRuntime {
     await this.server.start();
     const [tools, agents] = await Promise.all([
       this.server.request<{ tools?: ToolInfo[] }>("orchestrator/tools/list", {}),
-      this.server.request<{ agents?: AgentInfo[] }>("orchestrator/agents/list", {}).catch((e: unknown) => {
-        this.log.warn(`orchestrator/agents/list failed: ${(e as Error).message}; no agents are registered`);
-        return { agents: [] };
-      }),
+      this.server
+        .request<{ agents?: AgentInfo[]; commands?: CommandInfo[] }>("orchestrator/agents/list", {})
+        .catch((e: unknown) => {
+          this.log.warn(`orchestrator/agents/list failed: ${(e as Error).message}; no agents are registered`);
+          return { agents: [], commands: [] };
+        }),
     ]);
+    this.commands = (agents.commands ?? []).filter(
+      (c) => typeof c?.name === "string" && /^[a-z][a-z0-9-]*$/.test(c.name) && typeof c.template === "string",
+    );
     this.tools = (tools.tools ?? []).filter((t) => typeof t?.name === "string" && /^[A-Za-z0-9_-]+$/.test(t.name));
     this.agents = (agents.agents ?? []).filter((a) => typeof a?.name === "string" && a.name !== "");
     for (const a of this.agents) if (typeof a.displayName === "string") this.displayNames.set(a.name, a.displayName);
@@ -273,6 +301,52 @@ export class OrchestratorRuntime {
     if (out !== undefined) this.server.notify("orchestrator/opencode/event", { event: out });
   }
 
+  /**
+   * `/task <goal>`: the mission is started, bound to this session, before the command's prompt
+   * (the server's template, with the goal) reaches the Commander. `/task resume` resumes the
+   * session's paused or stopped mission instead. A refusal replaces the prompt with the reason.
+   */
+  async onTask(sessionID: string, args: string, parts: unknown[]): Promise<void> {
+    const goal = args.trim();
+    // The server follows this session's messages from now on (a user message pauses the mission).
+    this.taskSessions.add(sessionID);
+    try {
+      if (goal === "resume") {
+        const r = await this.server.request<{ mission?: { missionId?: string; goal?: string } }>(
+          "orchestrator/mission/resume",
+          { sessionId: sessionID },
+        );
+        replaceCommandText(
+          parts,
+          `${MARKER} The user resumed mission ${r.mission?.missionId ?? ""}: ${r.mission?.goal ?? ""}\n\n` +
+            "Call plan_get to see where it stands, then carry on from there.",
+        );
+        return;
+      }
+      await this.server.request("orchestrator/mission/start", { goal, sessionId: sessionID, prompt: false });
+    } catch (e) {
+      const message = (e as Error).message;
+      this.toaster.show(`The mission could not start: ${message}`, "error");
+      replaceCommandText(
+        parts,
+        `${MARKER} The mission could not ${goal === "resume" ? "be resumed" : "start"}: ${message}\n\n` +
+          "Tell the user this in one sentence, and what to do about it. Do not start the work.",
+      );
+    }
+  }
+
+  /** `/stop`: cancels the session's mission (and its running tasks) before the prompt goes. */
+  async onStop(sessionID: string, parts: unknown[]): Promise<void> {
+    try {
+      await this.server.request("orchestrator/mission/cancel", { sessionId: sessionID });
+    } catch (e) {
+      replaceCommandText(
+        parts,
+        `${MARKER} The user typed /stop, but: ${(e as Error).message}\n\nTell the user in one sentence.`,
+      );
+    }
+  }
+
   private makeTool(info: ToolInfo): ToolDefinition {
     const server = this.server;
     const options = this.deps.tools;
@@ -293,11 +367,19 @@ export class OrchestratorRuntime {
       tool: tools,
       config: (cfg) => {
         try {
-          applyConfig(cfg, this.agents, this.log);
+          applyConfig(cfg, this.agents, this.commands, this.log);
         } catch (e) {
           this.log.error(`registering the agents failed: ${(e as Error).message}`);
         }
         return Promise.resolve();
+      },
+      "command.execute.before": async (input, output) => {
+        try {
+          if (input.command === "task") await this.onTask(input.sessionID, input.arguments, output.parts);
+          else if (input.command === "stop") await this.onStop(input.sessionID, output.parts);
+        } catch (e) {
+          this.log.error(`/${input.command} failed: ${(e as Error).message}`);
+        }
       },
       event: ({ event }) => {
         try {

@@ -1,8 +1,10 @@
 // JSON Schema (as `orchestrator/tools/list` serves it) to the zod shapes OpenCode's `tool()`
 // expects. Only what tool arguments need is translated: an object's properties of type string,
-// integer, number, boolean, an enum, or an array of those; with `required`, `description`,
-// `default`, `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`. Anything else
-// becomes `z.any()` with its description kept, and the server checks it.
+// integer, number, boolean, a string `const`, an enum, a nested object, an array of any of
+// those, and a `oneOf` of objects (a tagged union such as plan_edit's edits); with `required`,
+// `description`, `default`, `minimum`/`maximum`, `minLength`/`maxLength`,
+// `minItems`/`maxItems`. Anything else becomes `z.any()` with its description kept, and the
+// server checks it.
 //
 // OpenCode turns the shape back into JSON Schema for the model in "input" mode: a property with
 // a default is optional there and shows its `default`, and descriptions are kept (measured with
@@ -32,7 +34,12 @@ interface JsonSchema {
   minItems?: unknown;
   maxItems?: unknown;
   additionalProperties?: unknown;
+  const?: unknown;
+  oneOf?: unknown;
 }
+
+/** Nesting deeper than this is left to the server (z.any()). */
+const MAX_DEPTH = 6;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -58,6 +65,7 @@ function typeOf(s: JsonSchema): { type: string | undefined; nullable: boolean } 
 
 /** A scalar (string, integer, number, boolean, string enum); undefined when unsupported. */
 function scalar(s: JsonSchema): ZodType | undefined {
+  if (typeof s.const === "string") return z.literal(s.const);
   if (s.enum !== undefined) {
     if (Array.isArray(s.enum) && s.enum.length > 0 && s.enum.every((v) => typeof v === "string")) {
       return z.enum(s.enum as [string, ...string[]]);
@@ -95,12 +103,48 @@ function scalar(s: JsonSchema): ZodType | undefined {
   }
 }
 
+/** An object with properties, strict when the schema forbids others. */
+function objectSchema(s: JsonSchema, depth: number): ZodType | undefined {
+  if (!isObject(s.properties) || depth > MAX_DEPTH) return undefined;
+  const obj = z.object(shapeOf(s, depth + 1));
+  return s.additionalProperties === false ? obj.strict() : obj;
+}
+
+/** A `oneOf` whose every variant is an object: a union of those objects. */
+function unionSchema(s: JsonSchema, depth: number): ZodType | undefined {
+  if (!Array.isArray(s.oneOf) || s.oneOf.length === 0) return undefined;
+  const variants: ZodType[] = [];
+  for (const v of s.oneOf) {
+    let variant = isObject(v) ? objectSchema(v, depth) : undefined;
+    if (!variant) return undefined;
+    if (isObject(v) && typeof v.description === "string") variant = variant.describe(v.description);
+    variants.push(variant);
+  }
+  return variants.length === 1 ? variants[0] : z.union(variants as [ZodType, ZodType, ...ZodType[]]);
+}
+
+/** One array item's schema, any supported kind, with its description. */
+function anySchema(s: JsonSchema, depth: number): ZodType | undefined {
+  const { type } = typeOf(s);
+  let t: ZodType | undefined;
+  if (s.oneOf !== undefined) t = unionSchema(s, depth);
+  else if (type === "object" && isObject(s.properties)) t = objectSchema(s, depth);
+  else if (type === "array") t = valueSchema(s, depth);
+  else t = scalar(s);
+  if (t && typeof s.description === "string") t = t.describe(s.description);
+  return t;
+}
+
 /** One property's schema, before optional/default/description. */
-function valueSchema(s: JsonSchema): ZodType | undefined {
+function valueSchema(s: JsonSchema, depth = 0): ZodType | undefined {
   const { type, nullable } = typeOf(s);
   let t: ZodType | undefined;
-  if (type === "array" && s.enum === undefined) {
-    const items = isObject(s.items) ? scalar(s.items) : undefined;
+  if (s.oneOf !== undefined) {
+    t = unionSchema(s, depth);
+  } else if (type === "object" && isObject(s.properties)) {
+    t = objectSchema(s, depth);
+  } else if (type === "array" && s.enum === undefined) {
+    const items = isObject(s.items) && depth <= MAX_DEPTH ? anySchema(s.items, depth + 1) : undefined;
     if (!items) return undefined;
     let a = z.array(items);
     const min = count(s.minItems);
@@ -121,10 +165,10 @@ function valueSchema(s: JsonSchema): ZodType | undefined {
 }
 
 /** The zod schema of one object property. */
-export function propertyToZod(schema: unknown, required: boolean): ZodType {
+export function propertyToZod(schema: unknown, required: boolean, depth = 0): ZodType {
   const s: JsonSchema = isObject(schema) ? schema : {};
   const description = typeof s.description === "string" ? s.description : undefined;
-  let t: ZodType = valueSchema(s) ?? z.any();
+  let t: ZodType = valueSchema(s, depth) ?? z.any();
   if (!required) {
     // A default the schema itself refuses would fail every call that leaves the field out.
     t = s.default !== undefined && t.safeParse(s.default).success ? t.default(s.default as never) : t.optional();
@@ -133,15 +177,20 @@ export function propertyToZod(schema: unknown, required: boolean): ZodType {
   return t;
 }
 
-/** The zod shape (`tool({ args })`) of an object schema. Non-object schemas give `{}`. */
-export function toZodShape(schema: unknown): ZodShape {
-  if (!isObject(schema) || !isObject(schema.properties)) return {};
+function shapeOf(schema: JsonSchema, depth: number): ZodShape {
+  if (!isObject(schema.properties)) return {};
   const required = new Set(Array.isArray(schema.required) ? schema.required.filter((r) => typeof r === "string") : []);
   const shape: ZodShape = {};
   for (const [name, prop] of Object.entries(schema.properties)) {
-    shape[name] = propertyToZod(prop, required.has(name));
+    shape[name] = propertyToZod(prop, required.has(name), depth);
   }
   return shape;
+}
+
+/** The zod shape (`tool({ args })`) of an object schema. Non-object schemas give `{}`. */
+export function toZodShape(schema: unknown): ZodShape {
+  if (!isObject(schema) || !isObject(schema.properties)) return {};
+  return shapeOf(schema, 0);
 }
 
 /** The whole object schema as zod, strict when the schema forbids other properties (tests). */

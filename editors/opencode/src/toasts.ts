@@ -1,5 +1,5 @@
-// TUI toasts for task state changes: at most one per task and state, failures ignored (there is
-// no TUI under `opencode run`).
+// TUI toasts for task and mission state changes: at most one per task (or mission event) and
+// state, failures ignored (there is no TUI under `opencode run`).
 
 import type { OrchestratorEvent } from "./events.js";
 
@@ -20,6 +20,15 @@ const TOASTED: Record<string, { verb: string; variant: ToastVariant }> = {
   "task.failed": { verb: "failed", variant: "error" },
   "task.cancelled": { verb: "was cancelled", variant: "warning" },
   "task.timed_out": { verb: "timed out", variant: "warning" },
+};
+
+/** Mission events that get a toast, and how they read. */
+const MISSION_TOASTS: Record<string, { title: string; variant: ToastVariant }> = {
+  "mission.started": { title: "Mission started", variant: "info" },
+  "mission.completed": { title: "Mission complete", variant: "success" },
+  "mission.stopped": { title: "Mission stopped", variant: "warning" },
+  "mission.paused": { title: "Mission paused", variant: "info" },
+  "mission.cancelled": { title: "Mission cancelled", variant: "warning" },
 };
 
 export const TOAST_TITLE = "Orchestrator";
@@ -54,6 +63,13 @@ export class Toaster {
 
   /** The toast text for an event, or undefined when it gets none. */
   describe(event: OrchestratorEvent): { message: string; variant: ToastVariant } | undefined {
+    const mission = MISSION_TOASTS[event.type];
+    if (mission) {
+      const data = event.data ?? {};
+      const detail =
+        typeof data.goal === "string" ? data.goal : typeof data.reason === "string" ? data.reason : undefined;
+      return { message: detail ? `${mission.title}: ${clip(detail, 160)}` : mission.title, variant: mission.variant };
+    }
     const kind = TOASTED[event.type];
     if (!kind) return undefined;
     const data = event.data ?? {};
@@ -68,8 +84,9 @@ export class Toaster {
   onEvent(event: OrchestratorEvent): void {
     const toast = this.describe(event);
     if (!toast) return;
-    const taskId = typeof event.data?.taskId === "string" ? event.data.taskId : `seq${event.seq}`;
-    const key = `${taskId}:${event.type}`;
+    // A task's state toasts once; a mission's events (a mission may pause twice) once per event.
+    const taskId = typeof event.data?.taskId === "string" ? event.data.taskId : undefined;
+    const key = taskId && event.type.startsWith("task.") ? `${taskId}:${event.type}` : `seq${event.seq}`;
     if (this.shown.has(key)) return;
     this.shown.add(key);
     if (this.shown.size > this.maxRemembered) {

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import type { Config, Hooks, ToolContext } from "@opencode-ai/plugin";
 
 import type { OrchestratorEvent } from "../src/events.js";
-import { TASK_COMMAND_DESCRIPTION, createOrchestrator, type OrchestratorRuntime, type RuntimeDeps } from "../src/plugin.js";
+import { MARKER, createOrchestrator, type OrchestratorRuntime, type RuntimeDeps } from "../src/plugin.js";
 import { callTool, type ToolServer } from "../src/tools.js";
 import { FakeClient, delay, isolatedEnv, pluginInput, scriptedConfig, script, serverBin, tempWorkspace, waitUntil } from "./helpers.js";
 
@@ -148,7 +148,50 @@ describe("plugin with the scripted runtime", () => {
     assert.equal(s.client.toasts.filter((t) => /queued/.test(t.message)).length, 0);
   });
 
-  test("config registers the agents (the user's fields win) and /task", async () => {
+  test("/task starts a mission bound to the session; /task resume and /stop act on it", async () => {
+    const before = s.hooks["command.execute.before"];
+    assert.ok(before, "the command hook is registered");
+    const parts = () => [{ type: "text", text: "the template with the goal" }];
+    const p1 = parts();
+    await before({ command: "task", sessionID: "ses_cmd", arguments: "  Add dark mode  " }, { parts: p1 as never });
+    assert.equal(p1[0]?.text, "the template with the goal", "the server's template goes out as is");
+    const list = await s.runtime.server.request<{ missions: Array<{ sessionId: string; goal: string; status: string }> }>(
+      "orchestrator/mission/list",
+      {},
+    );
+    const mine = list.missions.find((m) => m.sessionId === "ses_cmd");
+    assert.equal(mine?.goal, "Add dark mode");
+    assert.equal(mine?.status, "active");
+    assert.ok(s.runtime.taskSessions.has("ses_cmd"), "the session's messages are followed");
+
+    // A second /task in the same session is refused; the Commander is told why.
+    const p2 = parts();
+    s.client.toasts.length = 0;
+    await before({ command: "task", sessionID: "ses_cmd", arguments: "Something else" }, { parts: p2 as never });
+    assert.ok(p2[0]?.text.startsWith(`${MARKER} The mission could not start`), p2[0]?.text);
+    assert.match(p2[0]?.text ?? "", /already runs mission/);
+    await waitUntil(() => s.client.toasts.some((t) => t.variant === "error" && /could not start/.test(t.message)), "the error toast");
+
+    const p3 = parts();
+    await before({ command: "stop", sessionID: "ses_cmd", arguments: "" }, { parts: p3 as never });
+    assert.equal(p3[0]?.text, "the template with the goal");
+    const got = await s.runtime.server.request<{ mission: { status: string } }>("orchestrator/mission/get", { sessionId: "ses_cmd" });
+    assert.equal(got.mission.status, "cancelled");
+    await waitUntil(() => s.client.toasts.some((t) => /^Mission cancelled/.test(t.message)), "the cancel toast");
+
+    // Nothing to stop or resume in a session without a mission.
+    const p4 = parts();
+    await before({ command: "stop", sessionID: "ses_nothing", arguments: "" }, { parts: p4 as never });
+    assert.match(p4[0]?.text ?? "", /typed \/stop, but: session ses_nothing runs no mission/);
+    const p5 = parts();
+    await before({ command: "task", sessionID: "ses_nothing", arguments: "resume" }, { parts: p5 as never });
+    assert.match(p5[0]?.text ?? "", /could not be resumed: session ses_nothing runs no mission/);
+    const p6 = parts();
+    await before({ command: "task", sessionID: "ses_empty", arguments: "   " }, { parts: p6 as never });
+    assert.match(p6[0]?.text ?? "", /could not start: invalid `goal`/);
+  });
+
+  test("config registers the agents (the user's fields win), /task and /stop", async () => {
     const cfg = {
       agent: { builder: { model: "mine/model", permission: { edit: "ask" } } },
       command: {},
@@ -165,15 +208,19 @@ describe("plugin with the scripted runtime", () => {
     assert.equal(agents.builder?.model, "mine/model");
     assert.equal(agents.builder?.mode, "subagent");
     assert.deepEqual((agents.inspector?.tools as Record<string, boolean>).delegate_task, false);
-    const task = (cfg.command as Record<string, { template: string; description: string; agent: string }>).task;
+    const commands = cfg.command as Record<string, { template: string; description: string; agent: string }>;
+    const task = commands.task;
     assert.equal(task?.agent, "commander");
-    assert.equal(task?.description, TASK_COMMAND_DESCRIPTION);
-    assert.match(task?.template ?? "", /\n\n\$ARGUMENTS$/);
+    assert.match(task?.description ?? "", /Run a mission/);
+    assert.ok(task?.template.startsWith(`${MARKER} Mission: $ARGUMENTS`), task?.template);
+    assert.match(task?.template ?? "", /mission_triage/);
+    assert.equal(commands.stop?.agent, "commander");
+    assert.ok(commands.stop?.template.startsWith(MARKER));
 
     const theirs = { command: { task: { template: "their own $ARGUMENTS" } } } as unknown as Config;
     await s.hooks.config?.(theirs);
     assert.deepEqual((theirs.command as Record<string, unknown>).task, { template: "their own $ARGUMENTS" });
-    assert.ok(s.client.logs.some((l) => l.level === "warn" && /task` command is already configured/.test(l.message)));
+    assert.ok(s.client.logs.some((l) => l.level === "warn" && /`task` command is already configured/.test(l.message)));
     assert.ok((theirs.agent as Record<string, unknown>).commander, "agents registered even then");
   });
 

@@ -117,7 +117,14 @@ describe("schemas served by the server", () => {
           const v = prop[key];
           if (typeof v === "number" && Math.abs(v) < Number.MAX_SAFE_INTEGER) assert.equal(got[key], v, `${t.name}.${name}.${key}`);
         }
-        if (prop.items) assert.deepEqual(got.items, prop.items, `${t.name}.${name}.items`);
+        const items = prop.items as { oneOf?: unknown[] } | undefined;
+        if (items?.oneOf) {
+          // zod writes a union as anyOf; for a model the variants are what matter.
+          const back = got.items as { anyOf?: unknown[]; description?: unknown };
+          assert.equal(back.anyOf?.length, items.oneOf.length, `${t.name}.${name}.items variants`);
+        } else if (items) {
+          assert.deepEqual(got.items, items, `${t.name}.${name}.items`);
+        }
       }
     }
   });
@@ -165,8 +172,8 @@ describe("schema translation rules", () => {
 
   test("anything else becomes z.any() with its description", () => {
     for (const schema of [
-      { type: "object", properties: { a: { type: "string" } }, description: "obj" },
       { anyOf: [{ type: "string" }, { type: "integer" }], description: "union" },
+      { oneOf: [{ type: "string" }, { type: "object", properties: {} }], description: "mixed oneOf" },
       { type: "array", items: { type: "object" }, description: "objects" },
       { type: ["string", "integer"], description: "two types" },
       { enum: [1, 2], description: "numbers" },
@@ -177,6 +184,58 @@ describe("schema translation rules", () => {
       assert.equal(t.description, schema.description);
     }
     assert.ok(ok(propertyToZod(undefined, false), undefined));
+  });
+
+  test("nested objects, arrays of objects and tagged unions (plan_edit's edits)", () => {
+    const edits = propertyToZod(
+      {
+        type: "array",
+        minItems: 1,
+        description: "edits",
+        items: {
+          oneOf: [
+            {
+              type: "object",
+              description: "Add an item.",
+              additionalProperties: false,
+              properties: {
+                op: { type: "string", const: "add" },
+                id: { type: "string" },
+                dependsOn: { type: "array", items: { type: "string" } },
+              },
+              required: ["op", "id"],
+            },
+            {
+              type: "object",
+              additionalProperties: false,
+              properties: { op: { type: "string", const: "remove" }, id: { type: "string" } },
+              required: ["op", "id"],
+            },
+          ],
+        },
+      },
+      true,
+    );
+    assert.equal(edits.description, "edits");
+    assert.ok(ok(edits, [{ op: "add", id: "a", dependsOn: ["b"] }, { op: "remove", id: "b" }]));
+    assert.ok(!ok(edits, []), "minItems");
+    assert.ok(!ok(edits, [{ op: "rename", id: "a" }]), "unknown tag");
+    assert.ok(!ok(edits, [{ op: "remove" }]), "missing id");
+    assert.ok(!ok(edits, [{ op: "remove", id: "a", extra: 1 }]), "strict variant");
+    const fixes = propertyToZod(
+      {
+        type: "array",
+        items: {
+          type: "object",
+          properties: { title: { type: "string" }, agent: { type: "string" } },
+          required: ["title"],
+        },
+      },
+      false,
+    );
+    assert.ok(ok(fixes, [{ title: "t" }, { title: "u", agent: "builder" }]));
+    assert.ok(!ok(fixes, [{ agent: "builder" }]));
+    assert.ok(ok(fixes, undefined));
   });
 
   test("shapes: required, unknown properties, non-object schemas", () => {

@@ -20,6 +20,17 @@ pub fn opening(mission: &Mission) -> String {
     )
 }
 
+/// The `/task` command's template: OpenCode puts the user's words in place of `$ARGUMENTS`.
+/// The plugin starts the mission (bound to the session) before the prompt is sent.
+pub fn task_command_template() -> String {
+    format!("{MARKER} Mission: $ARGUMENTS\n\n{HOW}")
+}
+
+/// The `/stop` command's template; the plugin cancels the mission before it is sent.
+pub const STOP_COMMAND_TEMPLATE: &str = "[opencode-orchestrator] The user stopped this session's \
+mission with /stop; its running tasks were cancelled. Do not continue the mission. Acknowledge \
+in one sentence and summarise where it stood.";
+
 /// What the Commander is told at the start of every mission (also the `/task` template).
 pub const HOW: &str = "You are the Commander of this mission. Work in this order:\n\
 1. Triage with `mission_triage`: L1 if you can do it directly in a few steps, L2 for a short \

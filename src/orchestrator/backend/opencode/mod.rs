@@ -6,6 +6,7 @@ mod events;
 mod http;
 mod output;
 mod turns;
+mod users;
 
 pub use api::{ApiCall, OpencodeApi};
 pub use bridge::{BridgeApi, BridgeLink};
@@ -42,12 +43,16 @@ impl OpencodeBackend {
         let tx = events.clone();
         let turns = Arc::new(turns::TurnTracker::default());
         let tracker = turns.clone();
+        let users = users::UserMessages::default();
         tokio::spawn(async move {
             loop {
                 match raw.recv().await {
                     Ok(event) => {
                         // Before the idle that follows reaches a waiting task.
                         tracker.apply(&event);
+                        if let Some(user) = users.apply(&event) {
+                            let _ = tx.send(user);
+                        }
                         if let Some(e) = events::session_event(&event) {
                             if e == SessionEvent::Resync {
                                 tracker.clear();
