@@ -4,6 +4,7 @@
 //! - [`orchestrator`]: scheduler, task ledger, event bus and the agent runtime interface.
 //! - [`tools`]: the tools agents call, behind one registry.
 
+pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod orchestrator;

@@ -37,6 +37,17 @@ enum Command {
     LogPath,
     /// Print the JSON Schema of the config file.
     ConfigSchema,
+    /// Show a workspace's missions (read from its ledger; safe while a server runs).
+    Missions {
+        /// The workspace (default: the current directory).
+        #[arg(long)]
+        workspace: Option<std::path::PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// One mission in full, with its journal.
+        id: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +82,20 @@ fn main() -> ExitCode {
             concurrency,
             log_file,
         } => serve(max_frame_bytes, concurrency, log_file),
+        Command::Missions {
+            workspace,
+            json,
+            id,
+        } => match opencode_orchestrator::cli::missions(workspace, id.as_deref(), json) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("opencode-orchestrator: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

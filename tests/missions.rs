@@ -305,6 +305,44 @@ async fn an_l1_mission_is_verified_when_the_commander_says_it_is_done() {
     let m = mission(&mut c, &id).await;
     assert_eq!(m["mission"]["status"], "completed");
     assert_eq!(m["mission"]["tasks"], 1);
+
+    // The `missions` command reads the same ledger while the server runs.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_opencode-orchestrator"))
+            .arg("missions")
+            .arg("--workspace")
+            .arg(_ws.root())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, _) = cli(&["--json"]);
+    assert_eq!(code, Some(0));
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed["missions"][0]["missionId"], id.as_str());
+    assert_eq!(listed["missions"][0]["status"], "completed");
+    let (code, out, _) = cli(&[&id]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("completed") && out.contains("Journal:"),
+        "{out}"
+    );
+    let (code, _, err) = cli(&["msn_nope"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no mission `msn_nope`"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opencode-orchestrator"))
+        .args(["missions", "--workspace"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no ledger here yet"));
 }
 
 #[tokio::test]

@@ -94,6 +94,73 @@ fn mission_row(row: &Row<'_>) -> rusqlite::Result<MissionRow> {
     })
 }
 
+fn list(
+    conn: &Connection,
+    statuses: &[String],
+    limit: usize,
+) -> Result<Vec<MissionRow>, LedgerError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT id, session_id, status, created_at, body FROM missions \
+             ORDER BY created_at DESC, id DESC",
+        )
+        .map_err(sql("listing missions"))?;
+    let rows = st
+        .query_map([], mission_row)
+        .map_err(sql("listing missions"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row.map_err(sql("listing missions"))?;
+        if statuses.is_empty() || statuses.contains(&row.status) {
+            out.push(row);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn one(conn: &Connection, id: &str) -> Result<Option<MissionRow>, LedgerError> {
+    conn.prepare_cached(
+        "SELECT id, session_id, status, created_at, body FROM missions WHERE id = ?1",
+    )
+    .and_then(|mut st| st.query_row([id], mission_row).optional())
+    .map_err(sql("reading a mission"))
+}
+
+fn journal(
+    conn: &Connection,
+    mission_id: &str,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<JournalEntry>, LedgerError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT id, time, kind, text, data FROM mission_journal \
+             WHERE mission_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )
+        .map_err(sql("reading a mission journal"))?;
+    let rows = st
+        .query_map(
+            rusqlite::params![mission_id, after_seq, clamp_i64(limit as u64)],
+            |r| {
+                let data: String = r.get(4)?;
+                Ok(JournalEntry {
+                    seq: r.get(0)?,
+                    mission_id: mission_id.to_string(),
+                    time: r.get::<_, i64>(1)?.max(0) as u64,
+                    kind: r.get(2)?,
+                    text: r.get(3)?,
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                })
+            },
+        )
+        .map_err(sql("reading a mission journal"))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("reading a mission journal"))
+}
+
 impl Ledger {
     /// Missions, newest first; only those with one of `statuses` when it is not empty.
     pub async fn missions(
@@ -101,41 +168,14 @@ impl Ledger {
         statuses: Vec<String>,
         limit: usize,
     ) -> Result<Vec<MissionRow>, LedgerError> {
-        self.read("listing missions", move |conn| {
-            let mut st = conn
-                .prepare_cached(
-                    "SELECT id, session_id, status, created_at, body FROM missions \
-                     ORDER BY created_at DESC, id DESC",
-                )
-                .map_err(sql("listing missions"))?;
-            let rows = st
-                .query_map([], mission_row)
-                .map_err(sql("listing missions"))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let row = row.map_err(sql("listing missions"))?;
-                if statuses.is_empty() || statuses.contains(&row.status) {
-                    out.push(row);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.read("listing missions", move |conn| list(conn, &statuses, limit))
+            .await
     }
 
     pub async fn mission(&self, id: &str) -> Result<Option<MissionRow>, LedgerError> {
         let id = id.to_owned();
-        self.read("reading a mission", move |conn| {
-            conn.prepare_cached(
-                "SELECT id, session_id, status, created_at, body FROM missions WHERE id = ?1",
-            )
-            .and_then(|mut st| st.query_row([&id], mission_row).optional())
-            .map_err(sql("reading a mission"))
-        })
-        .await
+        self.read("reading a mission", move |conn| one(conn, &id))
+            .await
     }
 
     /// Up to `limit` journal entries of a mission after `after_seq`, oldest first.
@@ -147,31 +187,55 @@ impl Ledger {
     ) -> Result<Vec<JournalEntry>, LedgerError> {
         let mission_id = mission_id.to_owned();
         self.read("reading a mission journal", move |conn| {
-            let mut st = conn
-                .prepare_cached(
-                    "SELECT id, time, kind, text, data FROM mission_journal \
-                     WHERE mission_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-                )
-                .map_err(sql("reading a mission journal"))?;
-            let rows = st
-                .query_map(
-                    rusqlite::params![mission_id, after_seq, clamp_i64(limit as u64)],
-                    |r| {
-                        let data: String = r.get(4)?;
-                        Ok(JournalEntry {
-                            seq: r.get(0)?,
-                            mission_id: mission_id.clone(),
-                            time: r.get::<_, i64>(1)?.max(0) as u64,
-                            kind: r.get(2)?,
-                            text: r.get(3)?,
-                            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-                        })
-                    },
-                )
-                .map_err(sql("reading a mission journal"))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql("reading a mission journal"))
+            journal(conn, &mission_id, after_seq, limit)
         })
         .await
+    }
+}
+
+/// Reading missions from a ledger another process owns (the `missions` command): a read-only
+/// connection, no recovery, no writes.
+pub struct ReadOnlyMissions {
+    conn: Connection,
+}
+
+impl ReadOnlyMissions {
+    pub fn open(path: &std::path::Path) -> Result<Self, LedgerError> {
+        let fail = |e: rusqlite::Error| LedgerError::Open {
+            path: path.to_path_buf(),
+            op: "opening it read-only",
+            source: e.into(),
+        };
+        if !path.exists() {
+            return Err(LedgerError::Open {
+                path: path.to_path_buf(),
+                op: "opening it read-only",
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no ledger here yet: no mission or task has run in this workspace",
+                )
+                .into(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
+        Ok(Self { conn })
+    }
+
+    pub fn missions(&self, limit: usize) -> Result<Vec<MissionRow>, LedgerError> {
+        list(&self.conn, &[], limit)
+    }
+
+    pub fn mission(&self, id: &str) -> Result<Option<MissionRow>, LedgerError> {
+        one(&self.conn, id)
+    }
+
+    pub fn journal(&self, id: &str) -> Result<Vec<JournalEntry>, LedgerError> {
+        journal(&self.conn, id, 0, 10_000)
     }
 }

@@ -27,7 +27,7 @@ mod schema;
 
 use super::task::{Millis, Task, TaskStatus, now_ms};
 pub use docs::DocEntry;
-pub use missions::{JournalDraft, JournalEntry, MissionRow};
+pub use missions::{JournalDraft, JournalEntry, MissionRow, ReadOnlyMissions};
 use schema::ensure_schema;
 
 pub use schema::SCHEMA_VERSION;

@@ -10,7 +10,7 @@ mod engine;
 mod handlers;
 pub mod model;
 pub mod prompts;
-mod view;
+pub mod view;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
