@@ -65,6 +65,23 @@ impl Default for Budgets {
 }
 
 impl Budgets {
+    /// `over`'s keys laid over these budgets (a `null` lifts that limit), checked.
+    pub fn overlay(&self, over: serde_json::Value) -> Result<Budgets, String> {
+        let serde_json::Value::Object(over) = over else {
+            return Err("`budgets` must be an object".into());
+        };
+        let mut merged = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        if let Some(obj) = merged.as_object_mut() {
+            obj.extend(over);
+        }
+        let budgets: Budgets = serde_path_to_error::deserialize(merged)
+            .map_err(|e| format!("invalid `budgets.{}`: {}", e.path(), e.inner()))?;
+        budgets
+            .check("budgets.")
+            .map_err(|(key, message)| format!("invalid `{key}`: {message}"))?;
+        Ok(budgets)
+    }
+
     /// The checks, as (key, message) of the first failure; `prefix` names where they sit.
     pub fn check(&self, prefix: &str) -> Result<(), (String, String)> {
         let range = |key: &str, v: Option<u64>, lo: u64, hi: u64| match v {

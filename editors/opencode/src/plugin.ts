@@ -100,6 +100,40 @@ export function applyConfig(cfg: Config, agents: readonly AgentInfo[], commands:
   }
 }
 
+const BUDGET_FLAGS: Record<string, string> = {
+  "--max-tasks": "maxTasks",
+  "--max-minutes": "maxMinutes",
+  "--max-tokens": "maxTokens",
+  "--max-cost": "maxCost",
+};
+
+/**
+ * `/task [--max-tasks N] [--max-minutes N] [--max-tokens N] [--max-cost X] goal`: the goal and
+ * the mission's own budgets (the server checks the values). Flags come first; `--` ends them.
+ */
+export function parseTaskArgs(args: string): { goal: string; budgets?: Record<string, number> } {
+  const words = args.trim().split(/\s+/);
+  const budgets: Record<string, number> = {};
+  let i = 0;
+  while (i < words.length) {
+    const word = words[i] ?? "";
+    if (word === "--") {
+      i++;
+      break;
+    }
+    const [flag, inline] = word.split("=", 2) as [string, string | undefined];
+    const key = BUDGET_FLAGS[flag];
+    if (!key) break;
+    const value = inline ?? words[i + 1];
+    const n = Number(value);
+    if (value === undefined || value === "" || !Number.isFinite(n)) break;
+    budgets[key] = n;
+    i += inline === undefined ? 2 : 1;
+  }
+  const goal = words.slice(i).join(" ");
+  return Object.keys(budgets).length > 0 ? { goal, budgets } : { goal };
+}
+
 type TextPart = { type?: string; text?: string };
 
 /** Replaces the text a command is about to send (the prompt parts of `command.execute.before`). */
@@ -323,7 +357,13 @@ export class OrchestratorRuntime {
         );
         return;
       }
-      await this.server.request("orchestrator/mission/start", { goal, sessionId: sessionID, prompt: false });
+      const parsed = parseTaskArgs(goal);
+      await this.server.request("orchestrator/mission/start", {
+        goal: parsed.goal,
+        sessionId: sessionID,
+        prompt: false,
+        ...(parsed.budgets ? { budgets: parsed.budgets } : {}),
+      });
     } catch (e) {
       const message = (e as Error).message;
       this.toaster.show(`The mission could not start: ${message}`, "error");

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import type { Config, Hooks, ToolContext } from "@opencode-ai/plugin";
 
 import type { OrchestratorEvent } from "../src/events.js";
-import { MARKER, createOrchestrator, type OrchestratorRuntime, type RuntimeDeps } from "../src/plugin.js";
+import { MARKER, createOrchestrator, parseTaskArgs, type OrchestratorRuntime, type RuntimeDeps } from "../src/plugin.js";
 import { callTool, type ToolServer } from "../src/tools.js";
 import { FakeClient, delay, isolatedEnv, pluginInput, scriptedConfig, script, serverBin, tempWorkspace, waitUntil } from "./helpers.js";
 
@@ -233,6 +233,23 @@ describe("plugin with the scripted runtime", () => {
     assert.notEqual(s.runtime.server.pid, first);
     const r = await run(s.hooks, "delegate_task", { agent: "builder", description: "after restart", prompt: "again", background: false });
     assert.equal(r.metadata.task?.status, "completed");
+  });
+});
+
+describe("/task arguments", () => {
+  test("leading budget flags become the mission's budgets", () => {
+    assert.deepEqual(parseTaskArgs("  Add dark mode  "), { goal: "Add dark mode" });
+    assert.deepEqual(parseTaskArgs("--max-tasks 3 --max-cost=0.5 Add dark mode"), {
+      goal: "Add dark mode",
+      budgets: { maxTasks: 3, maxCost: 0.5 },
+    });
+    assert.deepEqual(parseTaskArgs("--max-minutes 10 -- --max-tasks is part of the goal"), {
+      goal: "--max-tasks is part of the goal",
+      budgets: { maxMinutes: 10 },
+    });
+    assert.deepEqual(parseTaskArgs("Fix --max-tasks 3 later"), { goal: "Fix --max-tasks 3 later" });
+    assert.deepEqual(parseTaskArgs("--max-tasks lots of work"), { goal: "--max-tasks lots of work" });
+    assert.deepEqual(parseTaskArgs(""), { goal: "" });
   });
 });
 

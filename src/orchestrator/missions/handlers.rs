@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::engine::{Engine, running_tasks};
 use super::model::{Level, Mission, MissionStatus};
 use super::{Command, StartMission, Target, ToolReply, ToolRequest, prompts, view};
-use crate::config::Budgets;
 use crate::orchestrator::backend::{CreateSession, Prompt};
 use crate::orchestrator::plan::render;
 use crate::orchestrator::{OrchestratorError, agents, ids};
@@ -263,7 +262,7 @@ impl Engine {
     async fn resume(
         &mut self,
         target: Target,
-        budgets: Option<Budgets>,
+        budgets: Option<Value>,
     ) -> Result<Value, OrchestratorError> {
         let mission = self.find(&target).ok_or_else(|| Self::not_found(&target))?;
         let id = mission.id.clone();
@@ -281,13 +280,16 @@ impl Engine {
                 )));
             }
         }
-        if let Some(b) = &budgets {
-            b.check("budgets.")
-                .map_err(|(key, message)| OrchestratorError::InvalidArgument {
-                    field: "budgets",
-                    message: format!("{key}: {message}"),
-                })?;
-        }
+        let budgets =
+            match budgets {
+                Some(over) => Some(self.missions[&id].budgets.overlay(over).map_err(
+                    |message| OrchestratorError::InvalidArgument {
+                        field: "budgets",
+                        message,
+                    },
+                )?),
+                None => None,
+            };
         let mission = self.missions.get_mut(&id).expect("found above");
         let was = mission.reason.clone().unwrap_or_default();
         if let Some(b) = budgets {

@@ -102,7 +102,8 @@ pub(crate) enum Command {
     Cancel(Target, Reply<Value>),
     Resume {
         target: Target,
-        budgets: Option<Budgets>,
+        /// Laid over the mission's budgets, key by key.
+        budgets: Option<Value>,
         reply: Reply<Value>,
     },
     Tool {
@@ -183,7 +184,7 @@ impl Missions {
     pub async fn resume(
         &self,
         target: Target,
-        budgets: Option<Budgets>,
+        budgets: Option<Value>,
     ) -> Result<Value, OrchestratorError> {
         self.ask(|reply| Command::Resume {
             target,

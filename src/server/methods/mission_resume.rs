@@ -6,7 +6,6 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 
 use super::mission_target::target;
-use crate::config::Budgets;
 use crate::server::errors::{from_orchestrator, parse_params};
 use crate::server::lsp::Session;
 
@@ -17,8 +16,9 @@ pub struct Params {
     pub mission_id: Option<String>,
     #[serde(default)]
     pub session_id: Option<String>,
+    /// New budgets, key by key over the mission's current ones (`null` lifts a limit).
     #[serde(default)]
-    pub budgets: Option<Budgets>,
+    pub budgets: Option<Value>,
 }
 
 pub async fn handle(session: &Session, params: Value) -> Result<Value> {

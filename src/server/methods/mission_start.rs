@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 
-use crate::config::Budgets;
 use crate::orchestrator::missions::StartMission;
+use crate::server::errors::invalid_params;
 use crate::server::errors::{from_orchestrator, parse_params};
 use crate::server::lsp::Session;
 
@@ -19,20 +19,26 @@ pub struct Params {
     /// Send the opening prompt to the given session (a new session always gets it).
     #[serde(default)]
     pub prompt: bool,
+    /// Budgets for this mission, key by key over `missions.budgets` (`null` lifts a limit).
     #[serde(default)]
-    pub budgets: Option<Budgets>,
+    pub budgets: Option<Value>,
 }
 
 pub async fn handle(session: &Session, params: Value) -> Result<Value> {
     let p: Params = parse_params(params)?;
-    session
-        .orchestrator()?
+    let orchestrator = session.orchestrator()?;
+    let budgets = p
+        .budgets
+        .map(|b| orchestrator.config().missions.budgets.overlay(b))
+        .transpose()
+        .map_err(invalid_params)?;
+    orchestrator
         .missions()
         .start(StartMission {
             goal: p.goal,
             session_id: p.session_id,
             prompt: p.prompt,
-            budgets: p.budgets,
+            budgets,
         })
         .await
         .map_err(|e| from_orchestrator(&e))

@@ -7,7 +7,7 @@ pub mod mission_get;
 pub mod mission_list;
 pub mod mission_resume;
 pub mod mission_start;
-mod mission_target;
+pub mod mission_target;
 pub mod opencode_event;
 pub mod stats;
 pub mod task_cancel;
