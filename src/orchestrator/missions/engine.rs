@@ -428,6 +428,10 @@ impl Engine {
                 self.stop(id, &reason).await;
                 break;
             }
+            if let Some(reason) = self.no_task_left(id) {
+                self.stop_for_tasks(id, &reason).await;
+                break;
+            }
             let mission = &self.missions[id];
             let agent = item.agent.clone().unwrap_or_else(|| "builder".into());
             let request = DelegateRequest {
@@ -510,6 +514,10 @@ impl Engine {
         }
         if let Some(reason) = self.over_budget(id) {
             self.stop(id, &reason).await;
+            return;
+        }
+        if let Some(reason) = self.no_task_left(id) {
+            self.stop_for_tasks(id, &reason).await;
             return;
         }
         let request = DelegateRequest {
@@ -686,11 +694,26 @@ impl Engine {
 
     /// Leaves the active state for good or until resumed, cancelling what still runs.
     pub async fn end(&mut self, id: &str, status: MissionStatus, reason: &str, event: &str) {
+        self.end_with(id, status, reason, event, true).await;
+    }
+
+    async fn end_with(
+        &mut self,
+        id: &str,
+        status: MissionStatus,
+        reason: &str,
+        event: &str,
+        cancel_running: bool,
+    ) {
         let Some(mission) = self.missions.get_mut(id) else {
             return;
         };
         mission.set_status(status, Some(reason.to_string()));
-        let running = running_tasks(mission);
+        let running = if cancel_running {
+            running_tasks(mission)
+        } else {
+            Vec::new()
+        };
         self.save_quietly(
             id,
             vec![(status.as_str().into(), reason.to_string(), json!({}))],
@@ -708,7 +731,22 @@ impl Engine {
         });
     }
 
-    /// The budget the mission has gone over, if any.
+    /// Why the mission may not start another task (`maxTasks`), if so.
+    pub fn no_task_left(&self, id: &str) -> Option<String> {
+        let mission = self.missions.get(id)?;
+        let max = mission.budgets.max_tasks?;
+        (mission.task_ids.len() >= max as usize)
+            .then(|| format!("budget: the mission has started {max} tasks (maxTasks)"))
+    }
+
+    /// Stops a mission that needs a task its `maxTasks` does not allow. The tasks it already
+    /// started are within the budget: they finish, and their results are kept.
+    async fn stop_for_tasks(&mut self, id: &str, reason: &str) {
+        self.end_with(id, MissionStatus::Stopped, reason, "mission.stopped", false)
+            .await;
+    }
+
+    /// The spending budget (time, tokens, cost) the mission has gone over, if any.
     pub fn over_budget(&self, id: &str) -> Option<String> {
         let mission = self.missions.get(id)?;
         let b = &mission.budgets;
@@ -718,13 +756,6 @@ impl Engine {
         {
             return Some(format!(
                 "budget: the mission has been active {max} minutes (maxMinutes)"
-            ));
-        }
-        if let Some(max) = b.max_tasks
-            && mission.task_ids.len() >= max as usize
-        {
-            return Some(format!(
-                "budget: the mission has started {max} tasks (maxTasks)"
             ));
         }
         let spend = mission.spend();

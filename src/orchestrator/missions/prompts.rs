@@ -182,8 +182,10 @@ pub fn complete(mission: &Mission) -> String {
         .unwrap_or_default();
     format!(
         "{MARKER} Mission {id} is complete: the Inspector passed it (round {round}).\n\
-Evidence: {evidence}\n\n{context}\nTell the user, briefly, what was done and what changed.",
+Goal: {goal}\nEvidence: {evidence}\n\n{context}\nTell the user, briefly, what was done and what \
+changed.",
         id = mission.id,
+        goal = mission.goal,
         round = mission.rounds.len(),
         evidence = clip(&evidence, 800),
         context = context(mission),
