@@ -839,3 +839,92 @@ async fn bad_mission_input_gets_clear_errors() {
     .await;
     assert_eq!(err.code, -32602);
 }
+
+#[tokio::test]
+async fn a_client_with_work_done_progress_sees_a_progress_bar_per_mission() {
+    let ws = Workspace::new();
+    let (source, h) = scripted();
+    let mut c = connect(source);
+    c.ok(
+        "initialize",
+        json!({"capabilities": {"window": {"workDoneProgress": true}},
+               "initializationOptions": {"workspaceRoot": ws.root(), "config": fast()}}),
+    )
+    .await;
+    c.notify("initialized", json!({})).await;
+    h.add_session(MAIN);
+    h.hold_busy(MAIN);
+    h.default_script("inspector", json!({"reply": "VERDICT: PASS"}));
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Show progress", "sessionId": MAIN}),
+        )
+        .await;
+    let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+    let token = format!("mission/{id}");
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("a", "builder", &[], json!({"reply": "a"})), item("b", "builder", &["a"], json!({"reply": "b"}))]}),
+    )
+    .await;
+    tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    h.release(MAIN);
+
+    let mut created = false;
+    let mut values: Vec<Value> = Vec::new();
+    loop {
+        let msg = c.next_message().await;
+        if msg["method"] == "window/workDoneProgress/create" {
+            assert_eq!(msg["params"]["token"], token.as_str());
+            created = true;
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": null});
+            c.send_raw(&frame(&reply.to_string())).await;
+        } else if msg["method"] == "$/progress" {
+            assert_eq!(msg["params"]["token"], token.as_str());
+            let value = msg["params"]["value"].clone();
+            let end = value["kind"] == "end";
+            values.push(value);
+            if end {
+                break;
+            }
+        }
+    }
+    assert!(created, "the token was created before use");
+    assert_eq!(values[0]["kind"], "begin");
+    assert_eq!(values[0]["title"], "Mission: Show progress");
+    assert!(
+        values
+            .iter()
+            .skip(1)
+            .rev()
+            .skip(1)
+            .all(|v| v["kind"] == "report")
+    );
+    let percentages: Vec<u64> = values
+        .iter()
+        .filter_map(|v| v["percentage"].as_u64())
+        .collect();
+    assert!(
+        percentages.windows(2).all(|w| w[0] <= w[1]),
+        "{percentages:?}"
+    );
+    assert!(percentages.contains(&50), "{percentages:?}");
+    assert!(
+        values
+            .iter()
+            .any(|v| v["message"].as_str().unwrap_or("").contains("verifying")),
+        "{values:?}"
+    );
+    let end = values.last().unwrap();
+    assert_eq!(end["message"], "complete: verified by the Inspector");
+}

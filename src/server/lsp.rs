@@ -282,6 +282,19 @@ impl LanguageServer for Session {
             self.conn.clone(),
             orchestrator.bus().subscribe(),
         );
+        let work_done_progress = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
+        if work_done_progress {
+            super::progress::start(
+                self.client.clone(),
+                orchestrator.bus().subscribe(),
+                self.conn.initialized.subscribe(),
+            );
+        }
         let _ = self.conn.orchestrator.set(orchestrator);
 
         let tools: Vec<&str> = self.conn.tools.list().iter().map(|t| t.name).collect();

@@ -8,6 +8,7 @@ mod lsp;
 pub mod message;
 mod methods;
 mod output;
+mod progress;
 pub mod protocol;
 
 pub use connection::{ConnectionOptions, Ended, serve_connection};
