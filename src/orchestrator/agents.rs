@@ -184,7 +184,7 @@ pub static AGENTS: [Agent; 7] = [
         display_name: "Commander",
         mode: AgentMode::Primary,
         hidden: false,
-        description: "Mission control: triages a request, does small tasks itself, plans larger ones, delegates the pieces to specialists in parallel and verifies them until the mission is done.",
+        description: "Mission control: triages a mission, does small ones itself, has the Architect plan larger ones, starts the plan in parallel and decides on failures until the Inspector passes the work.",
         prompt: include_str!("agents/prompts/commander.md"),
         permission: Permission {
             edit: Rule::Always(Action::Allow),
@@ -203,7 +203,7 @@ pub static AGENTS: [Agent; 7] = [
         display_name: "Architect",
         mode: AgentMode::Subagent,
         hidden: true,
-        description: "Planner: turns a goal into an ordered plan of small tasks with owners, dependencies, parallel groups and checks. Delegate to it before large or unclear work; it does not change files.",
+        description: "Planner: writes the mission plan with plan_edit: right-sized items with owners, dependencies that let independent items run in parallel, and acceptance criteria. Delegate to it before large or unclear work; it does not change files.",
         prompt: include_str!("agents/prompts/architect.md"),
         permission: READ_ONLY,
         model: None,
