@@ -928,3 +928,34 @@ async fn a_client_with_work_done_progress_sees_a_progress_bar_per_mission() {
     let end = values.last().unwrap();
     assert_eq!(end["message"], "complete: verified by the Inspector");
 }
+
+#[tokio::test]
+async fn work_the_commander_delegated_itself_defers_the_continuation() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    let r = tool_in(
+        &mut c,
+        MAIN,
+        "delegate_task",
+        json!({"agent": "researcher", "description": "look around", "prompt": json!({"script": {"gate": "research", "reply": "found it"}}).to_string()}),
+    )
+    .await;
+    let task_id = r["metadata"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.release(MAIN);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        h.prompts_of(MAIN).is_empty(),
+        "not continued while its own task runs: {:?}",
+        h.prompts_of(MAIN)
+    );
+    h.open_gate("research");
+    c.wait_event("task.completed", &task_id).await;
+    // The result wakes the session first; the continuation comes after that turn.
+    wait_for(&mut c, &id, "mission.continued").await;
+    let prompts = h.prompts_of(MAIN);
+    assert!(prompts[0].contains("background task"), "{prompts:?}");
+    assert!(prompts[0].contains("found it"), "{prompts:?}");
+    assert!(prompts[1].contains("is not complete"), "{prompts:?}");
+}

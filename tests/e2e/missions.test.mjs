@@ -380,3 +380,18 @@ test("the orchestrator restarted mid-mission: the mission resumes and completes"
   // Re-attached to its OpenCode session (still running), not run again.
   assert.equal(long.attempts, 1);
 });
+
+test("plain chat stays plain chat: no mission, no continuation", { timeout: 60_000 }, async () => {
+  const session = await createSession(oc.client, { title: "plain" });
+  const from = model.requests.length;
+  model.once((b) => lastUserText(b) === "just a question, no mission", { text: "just an answer" });
+  await oc.client.session.prompt({ path: { id: session.id }, body: { parts: [{ type: "text", text: "just a question, no mission" }] } });
+  await new Promise((r) => setTimeout(r, 1500)); // longer than missions.continueDelayMs
+  const mine = model.requests
+    .slice(from)
+    .filter((e) => !e.isTitle && (e.body.messages ?? []).some((m) => m.role === "user" && contentText(m.content).includes("just a question")));
+  assert.equal(mine.length, 1, "one model call, nothing injected afterwards");
+  const msgs = await sessionMessages(oc.client, session.id);
+  assert.equal(msgs.filter((m) => m.info.role === "user").length, 1);
+  assert.ok(!cli().missions.some((m) => m.sessionId === session.id));
+});

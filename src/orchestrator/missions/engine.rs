@@ -136,6 +136,21 @@ impl Engine {
     }
 
     async fn on_bus_event(&mut self, event: &Event) {
+        // A notice reached the session: its turn (and the idle after it) may have come before
+        // the delivery was recorded, so look again.
+        if event.kind == "notice.delivered" {
+            if let Some(id) = event
+                .data
+                .get("parentSessionId")
+                .and_then(Value::as_str)
+                .and_then(|s| self.by_session.get(s))
+                .cloned()
+            {
+                let delay = self.orch.config().missions.continue_delay_ms;
+                self.schedule_check(&id, Duration::from_millis(delay));
+            }
+            return;
+        }
         if !event.kind.starts_with("task.") {
             return;
         }
@@ -268,15 +283,12 @@ impl Engine {
         });
         self.orch.ledger().commit(ops).await?;
         if let Some(todo) = todo {
+            // Written here, in commit order, and renamed into place: the file never shows an
+            // older plan, or half of one.
             let path = self.orch.workspace_root().join(TODO_FILE);
-            tokio::spawn(async move {
-                if let Some(dir) = path.parent() {
-                    let _ = tokio::fs::create_dir_all(dir).await;
-                }
-                if let Err(e) = tokio::fs::write(&path, todo).await {
-                    tracing::warn!(path = %path.display(), "cannot write the plan file: {e}");
-                }
-            });
+            if let Err(e) = write_atomically(&path, &todo).await {
+                tracing::warn!(path = %path.display(), "cannot write the plan file: {e}");
+            }
         }
         Ok(())
     }
@@ -800,6 +812,11 @@ impl Engine {
                 return;
             }
         }
+        // Work the Commander delegated itself (outside the plan) wakes it when it ends, and
+        // so do notices still waiting for it: neither is a reason to continue it now.
+        if self.session_waits(&session).await {
+            return;
+        }
         // The session's last turn: its spend, and its reply for the repeat breaker.
         self.account_turn(id, &*backend).await;
         let Some(mission) = self.missions.get(id) else {
@@ -922,6 +939,30 @@ impl Engine {
         .await;
     }
 
+    /// Whether the session has delegated tasks still queued or running, or undelivered notices.
+    async fn session_waits(&self, session: &str) -> bool {
+        let filter = crate::orchestrator::ledger::TaskFilter {
+            parent_session_id: Some(session.to_string()),
+            statuses: vec![TaskStatus::Queued, TaskStatus::Running],
+            limit: 1,
+            ..Default::default()
+        };
+        let running = match self.orch.list(filter).await {
+            Ok(page) => !page.tasks.is_empty(),
+            Err(e) => {
+                tracing::warn!(session, "cannot list the session's tasks: {e}");
+                false
+            }
+        };
+        running
+            || self
+                .orch
+                .ledger()
+                .pending_notices(session)
+                .await
+                .is_ok_and(|n| !n.is_empty())
+    }
+
     /// Counts the session's last turn once: its usage, and its reply for the repeat breaker.
     async fn account_turn(&mut self, id: &str, backend: &dyn SessionBackend) {
         let Some(mission) = self.missions.get(id) else {
@@ -981,6 +1022,15 @@ impl Engine {
             .await;
         }
     }
+}
+
+async fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let tmp = path.with_extension("md.tmp");
+    tokio::fs::write(&tmp, text).await?;
+    tokio::fs::rename(&tmp, path).await
 }
 
 async fn next_session_event(
