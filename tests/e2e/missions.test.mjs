@@ -214,6 +214,10 @@ test("an L2 mission: the Architect plans three items, two run in parallel", { ti
   assert.ok(dispatchedAt(journal, "docs") >= Math.max(finishedAt(journal, "css"), finishedAt(journal, "toggle")));
   // The Architect wrote the plan from its own child session.
   assert.ok(sc.requests.some((r) => r.agent === "architect"));
+  // Token use as OpenCode reported it, per task and in all (the fake model reports usage).
+  assert.ok(mission.spend.tokens > 0, JSON.stringify(mission.spend));
+  assert.ok(mission.taskSpend.length >= 5 && mission.taskSpend.every((t) => t.inputTokens > 0), JSON.stringify(mission.taskSpend));
+  assert.ok(mission.taskSpend.some((t) => !t.inMission), "the Architect's task (outside the plan) counts too");
   const css = mission.context.find((c) => c.itemId === "css");
   assert.deepEqual(css.filesChanged, ["theme.css"]);
   assert.equal(css.reported, true);

@@ -30,6 +30,9 @@ pub(super) struct Engine {
     pub by_session: HashMap<String, String>,
     /// A mission's tasks, by task id.
     pub by_task: HashMap<String, String>,
+    /// Tasks delegated under a mission outside its plan (by the Commander, or by a mission
+    /// task): their spend counts towards the mission's budgets.
+    pub under: HashMap<String, String>,
     /// Debounce: only the newest scheduled check of a mission runs.
     pub generation: HashMap<String, u64>,
 }
@@ -49,6 +52,7 @@ pub(super) fn spawn(
             missions: HashMap::new(),
             by_session: HashMap::new(),
             by_task: HashMap::new(),
+            under: HashMap::new(),
             generation: HashMap::new(),
         };
         engine.load().await;
@@ -158,12 +162,61 @@ impl Engine {
             return;
         };
         if !self.by_task.contains_key(task_id) {
+            self.other_task_event(event, task_id).await;
             return;
         }
         match self.orch.get(task_id).await {
             Ok(task) if task.status.is_terminal() => self.task_ended(&task).await,
             Ok(_) => {}
             Err(e) => tracing::warn!(task_id, "cannot read a mission task: {e}"),
+        }
+    }
+
+    /// A task outside the plan: if it works under a mission (delegated by its session or by
+    /// one of its tasks), remember that, and count its spend when it ends.
+    async fn other_task_event(&mut self, event: &Event, task_id: &str) {
+        let mission = match self.under.get(task_id) {
+            Some(id) => Some(id.clone()),
+            None => {
+                let data = &event.data;
+                let by_parent_task = data
+                    .get("parentTaskId")
+                    .and_then(Value::as_str)
+                    .and_then(|t| self.by_task.get(t).or_else(|| self.under.get(t)));
+                let by_session = data
+                    .get("parentSessionId")
+                    .and_then(Value::as_str)
+                    .and_then(|s| self.by_session.get(s));
+                by_parent_task.or(by_session).cloned()
+            }
+        };
+        let Some(mission) = mission else {
+            return;
+        };
+        self.under.insert(task_id.to_string(), mission.clone());
+        if !matches!(
+            event.kind.as_str(),
+            "task.completed"
+                | "task.failed"
+                | "task.cancelled"
+                | "task.timed_out"
+                | "task.interrupted"
+        ) {
+            return;
+        }
+        let Ok(task) = self.orch.get(task_id).await else {
+            return;
+        };
+        if let (Some(usage), Some(m)) = (&task.usage, self.missions.get_mut(&mission)) {
+            let mut spend = Spend::default();
+            spend.add(usage);
+            m.task_spend.insert(task.id.clone(), spend);
+            self.save_quietly(&mission, Vec::new(), Vec::new()).await;
+            if let Some(reason) = self.over_budget(&mission)
+                && self.missions[&mission].status == MissionStatus::Active
+            {
+                self.stop(&mission, &reason).await;
+            }
         }
     }
 

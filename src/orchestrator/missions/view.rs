@@ -44,12 +44,13 @@ pub fn summary(m: &Mission) -> Value {
 /// Everything: plan, budgets, spend per task, verification, context.
 pub fn full(m: &Mission) -> Value {
     let mut v = summary(m);
+    // Every task that spent: the mission's own, then those delegated under it.
     let per_task: Vec<Value> = m
-        .task_ids
+        .task_spend
         .iter()
-        .map(|t| {
-            let s = m.task_spend.get(t).cloned().unwrap_or_default();
-            json!({"taskId": t, "inputTokens": s.input_tokens, "outputTokens": s.output_tokens,
+        .map(|(t, s)| {
+            json!({"taskId": t, "inMission": m.task_ids.contains(t),
+                   "inputTokens": s.input_tokens, "outputTokens": s.output_tokens,
                    "reasoningTokens": s.reasoning_tokens, "cost": s.cost})
         })
         .collect();
