@@ -55,7 +55,7 @@ async function series(roundTrip, make) {
 }
 
 const ws = mkdtempSync(join(tmpdir(), 'oo-raw-'));
-const server = spawn(bin, ['serve', '--log-file', join(ws, 'log')], {
+const server = spawn(bin, ['serve', '--standalone', '--log-file', join(ws, 'log')], {
   stdio: ['pipe', 'pipe', 'inherit'],
   env: { ...process.env, XDG_CONFIG_HOME: ws },
 });

@@ -135,7 +135,7 @@ class Server {
     mkdirSync(xdg);
     this.stderr = '';
     this.t0 = process.hrtime.bigint();
-    this.child = spawn(BIN, ['serve', '--log-file', join(this.dir, 'server.log')], {
+    this.child = spawn(BIN, ['serve', '--standalone', '--log-file', join(this.dir, 'server.log')], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, XDG_CONFIG_HOME: xdg },
     });

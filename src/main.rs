@@ -19,8 +19,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve LSP-framed JSON-RPC on stdin/stdout.
+    /// Serve LSP-framed JSON-RPC on stdin/stdout: connect the client to its workspace's
+    /// daemon (started when none runs), or serve it in this process with `--standalone`.
     Serve {
+        /// Serve in this process, with an orchestrator of its own.
+        #[arg(long)]
+        standalone: bool,
         /// Largest accepted frame body in bytes (default from config: 64 MiB).
         #[arg(long)]
         max_frame_bytes: Option<usize>,
@@ -28,6 +32,16 @@ enum Command {
         #[arg(long)]
         concurrency: Option<usize>,
         /// The log file (default: <temp dir>/opencode-orchestrator.log).
+        #[arg(long)]
+        log_file: Option<std::path::PathBuf>,
+    },
+    /// Run the daemon of a workspace (`serve` starts it; not for people).
+    #[command(hide = true)]
+    Daemon {
+        #[arg(long)]
+        workspace: std::path::PathBuf,
+        #[arg(long)]
+        socket: std::path::PathBuf,
         #[arg(long)]
         log_file: Option<std::path::PathBuf>,
     },
@@ -78,10 +92,16 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve {
+            standalone,
             max_frame_bytes,
             concurrency,
             log_file,
-        } => serve(max_frame_bytes, concurrency, log_file),
+        } => serve(standalone, max_frame_bytes, concurrency, log_file),
+        Command::Daemon {
+            workspace,
+            socket,
+            log_file,
+        } => daemon(workspace, socket, log_file),
         Command::Missions {
             workspace,
             json,
@@ -104,7 +124,49 @@ fn user_config() -> Result<Config, opencode_orchestrator::config::ConfigError> {
     Config::load(None, None)
 }
 
+fn daemon(
+    workspace: std::path::PathBuf,
+    socket: std::path::PathBuf,
+    log_file: Option<std::path::PathBuf>,
+) -> ExitCode {
+    let config = match Config::load(Some(&workspace), None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("opencode-orchestrator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_path = log_file.unwrap_or_else(|| config.log_path());
+    let _guard = opencode_orchestrator::logging::init(&log_path, &config.log.level).ok();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("opencode-orchestrator: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(opencode_orchestrator::daemon::server::run(
+        workspace, socket,
+    ));
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            tracing::info!("another daemon serves this workspace");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("daemon: {e}");
+            eprintln!("opencode-orchestrator daemon: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn serve(
+    standalone: bool,
     max_frame_bytes: Option<usize>,
     concurrency: Option<usize>,
     log_file: Option<std::path::PathBuf>,
@@ -141,11 +203,19 @@ fn serve(
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "serving on stdio");
-    let code = runtime.block_on(serve_stdio(
-        options,
-        CoreSource::OnInitialize { backend: None },
-    ));
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        standalone,
+        "serving on stdio"
+    );
+    let code = if standalone {
+        runtime.block_on(serve_stdio(
+            options,
+            CoreSource::OnInitialize { backend: None },
+        ))
+    } else {
+        runtime.block_on(opencode_orchestrator::server::connect_stdio(options))
+    };
     drop(_guard);
     // Exit now: tokio's stdin reader sits on a blocking thread that would keep the runtime
     // (and so the process) alive until more input arrives.

@@ -643,7 +643,7 @@ struct Server {
 impl Server {
     fn spawn(home: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_opencode-orchestrator"))
-            .arg("serve")
+            .args(["serve", "--standalone"])
             .arg("--log-file")
             .arg(home.join("server.log"))
             .env("XDG_CONFIG_HOME", home)

@@ -60,7 +60,7 @@ fn a_bad_user_config_stops_serve_with_a_clear_message() {
     )
     .unwrap();
     let out = cmd(home.path())
-        .arg("serve")
+        .args(["serve", "--standalone"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -84,7 +84,7 @@ fn serve(
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("server.log");
     let mut child = cmd(home.path())
-        .args(["serve", "--log-file"])
+        .args(["serve", "--standalone", "--log-file"])
         .arg(&log)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod daemon;
 mod missions;
 mod web;
+pub use daemon::DaemonConfig;
 pub use missions::{Budgets, MissionsConfig};
 pub use web::{CodeSearchConfig, SearchProvider, WebConfig, WebSearchConfig};
 
@@ -35,6 +37,8 @@ pub struct Config {
     pub web: WebConfig,
     /// Missions (`/task`): loop breakers, budgets, verification.
     pub missions: MissionsConfig,
+    /// The per-workspace daemon.
+    pub daemon: DaemonConfig,
     /// Which agent runtime runs delegated tasks. `scripted` is the in-process runtime used by
     /// tests and benchmarks: it answers each prompt from a script carried in the prompt itself.
     pub backend: BackendKind,
@@ -501,6 +505,9 @@ impl Config {
             10_080,
         )?;
         if let Err((key, message)) = self.jobs.check() {
+            return Err(bad(&key, message));
+        }
+        if let Err((key, message)) = self.daemon.check() {
             return Err(bad(&key, message));
         }
         if let Err((key, message)) = self.missions.check() {

@@ -36,8 +36,11 @@ impl Orchestrator {
     /// Validates, commits and queues a task; returns its record as committed.
     pub async fn delegate(&self, req: DelegateRequest) -> Result<Task, OrchestratorError> {
         let core = &self.core;
-        if let Err(reason) = &core.backend {
-            return Err(OrchestratorError::BackendUnavailable(reason.clone()));
+        match &core.backend {
+            Err(reason) => return Err(OrchestratorError::BackendUnavailable(reason.clone())),
+            Ok(backend) => backend
+                .available()
+                .map_err(OrchestratorError::BackendUnavailable)?,
         }
         let agent = agents::find(&req.agent).ok_or_else(|| OrchestratorError::UnknownAgent {
             name: req.agent.clone(),

@@ -45,6 +45,19 @@ pub struct Stats {
 }
 
 impl Orchestrator {
+    /// Whether anything is queued or running: tasks or background jobs.
+    pub fn has_work(&self) -> bool {
+        let tasks = {
+            let st = self.core.state.lock();
+            st.queued() + st.running()
+        };
+        let (jobs, _) = self
+            .core
+            .jobs
+            .list(&[crate::tools::background::JobStatus::Running], 1);
+        tasks > 0 || !jobs.is_empty()
+    }
+
     /// A task by id, from memory or, once archived, from the ledger.
     pub async fn get(&self, task_id: &str) -> Result<Task, OrchestratorError> {
         self.core.task(task_id).await

@@ -22,7 +22,7 @@ use crate::orchestrator::events::Event;
 use crate::tools::ToolRegistry;
 
 /// Transport settings for one connection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct ConnectionOptions {
     pub max_frame_bytes: usize,
     /// Requests handled at once (notifications are never held back by this).

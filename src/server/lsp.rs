@@ -33,6 +33,12 @@ pub enum CoreSource {
     },
     /// Share an orchestrator that is already open: several clients, one scheduler.
     Shared(Orchestrator),
+    /// A client of the workspace's daemon (`client` is its connection id): the daemon's
+    /// orchestrator, whose agent runtime this client may provide.
+    Daemon {
+        core: Arc<crate::daemon::DaemonCore>,
+        client: u64,
+    },
 }
 
 /// `initializationOptions` of `initialize`.
@@ -121,6 +127,31 @@ impl Session {
                     );
                 }
                 Ok(orch.clone())
+            }
+            CoreSource::Daemon { core, client } => {
+                let same = root.canonicalize().ok() == core.workspace_root.canonicalize().ok();
+                if !same {
+                    return Err(invalid_params(format!(
+                        "this daemon serves {}, not {}; connect through `opencode-orchestrator serve`",
+                        core.workspace_root.display(),
+                        root.display()
+                    )));
+                }
+                if opts.config.is_some() {
+                    tracing::warn!(
+                        "initializationOptions.config ignored: the workspace's daemon is shared; \
+                         set it in .opencode/orchestrator.json"
+                    );
+                }
+                let bridge = (opts.bridge == Some(true)).then(|| {
+                    let api = Arc::new(BridgeApi::new(ClientLink {
+                        client: self.client.clone(),
+                    }));
+                    let _ = self.conn.bridge.set(api.clone());
+                    api
+                });
+                core.offer(*client, opts.opencode_url.clone(), bridge).await;
+                Ok(core.orchestrator.clone())
             }
             CoreSource::OnInitialize { backend } => {
                 let config = Config::load(Some(&root), opts.config.clone())
@@ -314,9 +345,11 @@ impl LanguageServer for Session {
 
     async fn initialized(&self, _: InitializedParams) {
         let _ = self.conn.initialized.send(true);
-        if self.conn.owns_orchestrator.load(Ordering::SeqCst)
-            && let Some(orch) = self.conn.orchestrator.get()
-        {
+        let runtime_ready = match &self.conn.source {
+            CoreSource::Daemon { core, .. } => core.slot.provider().is_some(),
+            _ => self.conn.owns_orchestrator.load(Ordering::SeqCst),
+        };
+        if runtime_ready && let Some(orch) = self.conn.orchestrator.get() {
             orch.start_recovery();
         }
     }

@@ -31,6 +31,39 @@ pub async fn serve_stdio(options: ConnectionOptions, source: CoreSource) -> i32 
     ended.exit_code
 }
 
+/// `serve`: the client on stdin/stdout goes to its workspace's daemon; when none can serve
+/// it (no workspace named, or the daemon cannot be reached), it is served in this process.
+pub async fn connect_stdio(options: ConnectionOptions) -> i32 {
+    match (pipe_stdin(), pipe_stdout()) {
+        (Some(input), Some(output)) => connect(input, output, options).await,
+        _ => connect(tokio::io::stdin(), tokio::io::stdout(), options).await,
+    }
+}
+
+async fn connect<R, W>(input: R, output: W, options: ConnectionOptions) -> i32
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use crate::daemon::connector::{self, Outcome};
+    match connector::run(input, output).await {
+        Outcome::Relayed(code) => code,
+        Outcome::Standalone {
+            why,
+            early,
+            input,
+            output,
+        } => {
+            tracing::info!("serving in this process: {why}");
+            let input = tokio::io::AsyncReadExt::chain(std::io::Cursor::new(early), input);
+            let source = CoreSource::OnInitialize { backend: None };
+            serve_connection(input, output, options, source)
+                .await
+                .exit_code
+        }
+    }
+}
+
 fn pipe_stdin() -> Option<tokio::net::unix::pipe::Receiver> {
     use std::os::fd::AsFd;
     let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;

@@ -2,7 +2,7 @@
 // plugin file finds the installed server on its own (no option, not on PATH).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -49,6 +49,8 @@ test("install puts the server and the plugin where OpenCode finds them; uninstal
   } finally {
     await oc?.stop();
     await model?.close();
+    // The installed plugin connected to the project's shared daemon: stop it with the test.
+    spawnSync("pkill", ["-f", `${bin} daemon --workspace`]);
     rmSync(root, { recursive: true, force: true });
   }
 });

@@ -30,7 +30,7 @@ before(async () => {
     missions: { continueDelayMs: 300, stagnationLimit: 2 },
     scheduler: { maxWaitMs: 2000 },
   };
-  oc = await startOpencodeServe({ modelPort: model.port, plugins: [[PLUGIN, { bin: ORCHESTRATOR_BIN, config }]] });
+  oc = await startOpencodeServe({ modelPort: model.port, plugins: [[PLUGIN, { bin: ORCHESTRATOR_BIN, config, standalone: true }]] });
 });
 
 after(async () => {

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 import { startFakeModel, lastUserText, toolResults, systemText, hasTool } from "./lib/fake-model.mjs";
@@ -27,6 +28,9 @@ before(async () => {
 after(async () => {
   await oc?.stop();
   await model?.close();
+  // The plugin connects to each project's shared daemon, which outlives OpenCode until it is
+  // idle; these projects are gone, so stop theirs now.
+  spawnSync("pkill", ["-f", `${ORCHESTRATOR_BIN} daemon --workspace`]);
 });
 
 test("the plugin registers the tools, the seven agents and /task", { timeout: 60_000 }, async () => {

@@ -67,7 +67,7 @@ function startServer() {
   mkdirSync(workspace);
   mkdirSync(xdg);
 
-  const child = spawn(BIN, ['serve', '--log-file', join(dir, 'server.log')], {
+  const child = spawn(BIN, ['serve', '--standalone', '--log-file', join(dir, 'server.log')], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, XDG_CONFIG_HOME: xdg },
   });

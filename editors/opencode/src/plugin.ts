@@ -23,14 +23,19 @@ export interface PluginSettings {
   bin?: string;
   /** Toasts for task state changes and restarts; default true. */
   toasts: boolean;
-  /** Config overrides for the server (`initializationOptions.config`, docs/CONFIG.md). */
+  /**
+   * Config overrides for the server (`initializationOptions.config`, docs/CONFIG.md). Only a
+   * standalone server takes them: the workspace's shared daemon is configured by its files.
+   */
   config?: Record<string, unknown>;
+  /** Run an orchestrator of this OpenCode's own (`serve --standalone`) instead of connecting to the workspace's shared daemon. */
+  standalone: boolean;
 }
 
-const KNOWN_OPTIONS = new Set(["bin", "toasts", "config"]);
+const KNOWN_OPTIONS = new Set(["bin", "toasts", "config", "standalone"]);
 
 export function parseOptions(raw: unknown, log: Logger): PluginSettings {
-  const settings: PluginSettings = { toasts: true };
+  const settings: PluginSettings = { toasts: true, standalone: false };
   if (raw === undefined || raw === null) return settings;
   if (typeof raw !== "object" || Array.isArray(raw)) {
     log.warn("plugin options must be an object; ignored");
@@ -44,6 +49,8 @@ export function parseOptions(raw: unknown, log: Logger): PluginSettings {
   else if (o.bin !== undefined) log.warn("plugin option `bin` must be a string; ignored");
   if (typeof o.toasts === "boolean") settings.toasts = o.toasts;
   else if (o.toasts !== undefined) log.warn("plugin option `toasts` must be true or false; ignored");
+  if (typeof o.standalone === "boolean") settings.standalone = o.standalone;
+  else if (o.standalone !== undefined) log.warn("plugin option `standalone` must be true or false; ignored");
   if (typeof o.config === "object" && o.config !== null && !Array.isArray(o.config)) {
     settings.config = o.config as Record<string, unknown>;
   } else if (o.config !== undefined) {
@@ -219,8 +226,12 @@ export class OrchestratorRuntime {
     };
     if (input.serverUrl) initializationOptions.opencodeUrl = String(input.serverUrl);
     if (settings.config) initializationOptions.config = settings.config;
+    if (settings.config && !settings.standalone) {
+      log.warn("plugin option `config` only applies with `standalone: true`; the shared daemon reads .opencode/orchestrator.json");
+    }
     this.server = new OrchestratorServer({
       bin,
+      args: settings.standalone ? ["serve", "--standalone"] : ["serve"],
       cwd: this.directory,
       env: deps.env ?? process.env,
       initializationOptions,

@@ -65,7 +65,7 @@ describe("dist/index.js", () => {
     const plugin = (await load()).OrchestratorPlugin as Plugin;
     const ws = tempWorkspace();
     const client = new FakeClient();
-    const hooks: Hooks = await plugin(pluginInput(client, ws), { bin: serverBin(), config: scriptedConfig(ws), toasts: false });
+    const hooks: Hooks = await plugin(pluginInput(client, ws), { bin: serverBin(), standalone: true, config: scriptedConfig(ws), toasts: false });
     try {
       for (const name of ["cancel_task", "delegate_task", "get_task_result", "list_tasks"]) assert.ok(name in (hooks.tool ?? {}), name);
       assert.equal(typeof hooks.config, "function");

@@ -18,7 +18,7 @@ after(async () => {
 
 async function start(options: Record<string, unknown>, deps: RuntimeDeps = {}, ws = tempWorkspace()) {
   const client = new FakeClient();
-  const { hooks, runtime } = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), ...options }, { env: isolatedEnv(ws), stopOnExit: false, ...deps });
+  const { hooks, runtime } = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), standalone: true, ...options }, { env: isolatedEnv(ws), stopOnExit: false, ...deps });
   assert.ok(runtime, "the server started");
   runtimes.push(runtime);
   client.emit = (event) => void hooks.event?.({ event: event as never });
@@ -276,21 +276,21 @@ describe("plugin without a server", () => {
     const ws = tempWorkspace();
     const client = new FakeClient();
     const env = { ...isolatedEnv(ws), OPENCODE_ORCHESTRATOR_BIN: serverBin(), PATH: "/nonexistent" };
-    const { runtime } = await createOrchestrator(pluginInput(client, ws), { config: scriptedConfig(ws) }, { env, stopOnExit: false });
+    const { runtime } = await createOrchestrator(pluginInput(client, ws), { standalone: true, config: scriptedConfig(ws) }, { env, stopOnExit: false });
     assert.ok(runtime);
     runtimes.push(runtime);
   });
 
   test("loaded twice for one project, the second copy does nothing", async () => {
     const ws = tempWorkspace();
-    const first = await start({ config: scriptedConfig(ws) }, { bridge: false }, ws);
+    const first = await start({ standalone: true, config: scriptedConfig(ws) }, { bridge: false }, ws);
     const client = new FakeClient();
-    const second = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), config: scriptedConfig(ws) }, { env: isolatedEnv(ws), stopOnExit: false });
+    const second = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), standalone: true, config: scriptedConfig(ws) }, { env: isolatedEnv(ws), stopOnExit: false });
     assert.equal(second.runtime, undefined);
     assert.deepEqual(second.hooks, {});
     assert.ok(client.logs.some((l) => l.level === "warn" && /loaded twice/.test(l.message)));
     await first.runtime.dispose();
-    const third = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), config: scriptedConfig(ws) }, { env: isolatedEnv(ws), stopOnExit: false });
+    const third = await createOrchestrator(pluginInput(client, ws), { bin: serverBin(), standalone: true, config: scriptedConfig(ws) }, { env: isolatedEnv(ws), stopOnExit: false });
     assert.ok(third.runtime, "after dispose the project can get a server again");
     runtimes.push(third.runtime);
   });
@@ -299,7 +299,7 @@ describe("plugin without a server", () => {
     const ws = tempWorkspace();
     const { hooks, runtime } = await createOrchestrator(
       pluginInput(new FakeClient(), ws),
-      { bin: serverBin(), config: { backend: "scripted", scheduler: { maxDepth: 99 } } },
+      { bin: serverBin(), standalone: true, config: { backend: "scripted", scheduler: { maxDepth: 99 } } },
       { env: isolatedEnv(ws), stopOnExit: false },
     );
     assert.equal(runtime, undefined);

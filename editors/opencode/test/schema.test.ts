@@ -49,6 +49,7 @@ describe("schemas served by the server", () => {
     const ws = tempWorkspace();
     server = new OrchestratorServer({
       bin: serverBin(),
+      args: ["serve", "--standalone"],
       cwd: ws,
       env: isolatedEnv(ws),
       initializationOptions: { workspaceRoot: ws, bridge: false, config: scriptedConfig(ws) },

@@ -16,6 +16,7 @@ function makeServer(extra: Partial<ServerOptions> = {}, config: Record<string, u
   const ws = tempWorkspace();
   const s = new OrchestratorServer({
     bin: serverBin(),
+    args: ["serve", "--standalone"],
     cwd: ws,
     env: isolatedEnv(ws),
     initializationOptions: { workspaceRoot: ws, clientName: "opencode-plugin", bridge: false, config: scriptedConfig(ws, config) },

@@ -7,6 +7,7 @@
 
 pub mod opencode;
 pub mod scripted;
+pub mod slot;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -131,6 +132,10 @@ pub enum BackendError {
 pub trait SessionBackend: Send + Sync + 'static {
     /// A short name for logs and stats.
     fn name(&self) -> &'static str;
+    /// Whether calls can be made now, or why not (a runtime plugged in later may be missing).
+    fn available(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Creates a child session and returns its id.
     async fn create_session(&self, req: CreateSession) -> Result<String, BackendError>;
     /// Sends a prompt; returns once the runtime has accepted it, not when it is answered.

@@ -978,10 +978,10 @@ impl Writer {
     }
 
     fn rollback(&self) {
-        if !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %e, "task ledger rollback failed");
-            }
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "task ledger rollback failed");
         }
     }
 }

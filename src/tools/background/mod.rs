@@ -18,7 +18,8 @@ pub(crate) mod run;
 
 pub(crate) use jobs::JobManager;
 
-use jobs::{JobRecord, JobStatus};
+use jobs::JobRecord;
+pub(crate) use jobs::JobStatus;
 use ring::Tail;
 
 /// `850ms`, `1.2s`, `3m05s`, `2h10m`.

@@ -18,7 +18,7 @@ export async function startOrchestrator({
   env = {},
 } = {}) {
   const home = mkdtempSync(path.join(tmpdir(), "oo-e2e-orch-"));
-  const child = spawn(ORCHESTRATOR_BIN, ["serve", "--log-file", path.join(home, "server.log")], {
+  const child = spawn(ORCHESTRATOR_BIN, ["serve", "--standalone", "--log-file", path.join(home, "server.log")], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, XDG_CONFIG_HOME: home, RUST_LOG: "opencode_orchestrator=debug", ...env },
   });

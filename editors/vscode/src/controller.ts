@@ -1,0 +1,265 @@
+// The server for the workspace folder, through vscode-languageclient: started with the settings,
+// restarted when they change, its events fed to the model and the status bar.
+//
+// vscode-languageclient declares `window.workDoneProgress` in `initialize` and answers the
+// server's `window/workDoneProgress/create` itself, so each mission's `$/progress` shows as VS
+// Code progress without code here.
+
+import * as vscode from "vscode";
+import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
+
+import { findBinary } from "./binary";
+import { MissionTreeModel } from "./model";
+import { Methods, Notifications, type MissionFull, type TaskRecord } from "./protocol";
+import { DEFAULT_SETTINGS, initializationOptions, parseSettings, RESTART_KEYS, SECTION, serverArgs, type Settings } from "./settings";
+import { EventSync } from "./sync";
+
+export const CLIENT_ID = "opencodeOrchestrator";
+export const CLIENT_NAME = "OpenCode Orchestrator";
+
+export type ServerState = "no-folder" | "starting" | "running" | "failed" | "stopped";
+
+export class Controller implements vscode.Disposable {
+  readonly output: vscode.LogOutputChannel;
+  readonly model: MissionTreeModel;
+  readonly statusBar: vscode.StatusBarItem;
+  private client: LanguageClient | undefined;
+  private sync: EventSync | undefined;
+  private stateValue: ServerState = "stopped";
+  private problem: string | undefined;
+  private starting: Promise<void> | undefined;
+  private generation = 0;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor() {
+    this.output = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
+    this.model = new MissionTreeModel({
+      fetchMission: async (missionId) => (await this.request<{ mission: MissionFull }>(Methods.missionGet, { missionId, journalLimit: 1 })).mission,
+      fetchTask: async (taskId) => (await this.request<{ task: TaskRecord }>(Methods.taskGet, { taskId })).task,
+      onError: (m) => this.output.warn(m),
+    });
+    this.statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
+    this.statusBar.name = CLIENT_NAME;
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (RESTART_KEYS.some((k) => e.affectsConfiguration(k))) {
+          this.output.info("settings changed: restarting the server");
+          void this.restart();
+        }
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        if (this.workspaceRoot() !== this.startedFor) void this.restart();
+      }),
+    );
+    this.render();
+  }
+
+  private startedFor: string | undefined;
+
+  get state(): ServerState {
+    return this.stateValue;
+  }
+
+  /** Why the server is not running, when it is not. */
+  get lastError(): string | undefined {
+    return this.problem;
+  }
+
+  /** The running client (tests and commands). */
+  get languageClient(): LanguageClient | undefined {
+    return this.client;
+  }
+
+  get eventSync(): EventSync | undefined {
+    return this.sync;
+  }
+
+  /** Resolves when the current start (and its first resynchronisation) is over, however it went. */
+  ready(): Promise<void> {
+    return this.starting ?? Promise.resolve();
+  }
+
+  workspaceRoot(): string | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  }
+
+  readSettings(): { ok: true; settings: Settings } | { ok: false; message: string } {
+    const c = vscode.workspace.getConfiguration(SECTION);
+    return parseSettings((key) => c.get(key, DEFAULT_SETTINGS[key]));
+  }
+
+  start(): Promise<void> {
+    if (!this.starting) this.starting = this.doStart();
+    return this.starting;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    const starting = this.starting;
+    this.generation++;
+    if (starting) await starting.catch(() => undefined);
+    this.starting = undefined;
+    const client = this.client;
+    const sync = this.sync;
+    this.client = undefined;
+    this.sync = undefined;
+    sync?.dispose();
+    if (client) {
+      try {
+        await client.dispose(2000);
+      } catch (e) {
+        this.output.warn(`stopping the server: ${message(e)}`);
+      }
+    }
+    if (this.stateValue !== "no-folder") this.setState("stopped");
+  }
+
+  /** A request to the server; fails with a message saying why when it is not running. */
+  async request<T>(method: string, params: unknown): Promise<T> {
+    await this.ready();
+    const client = this.client;
+    if (!client || this.stateValue !== "running") {
+      throw new Error(this.problem ? `The orchestrator server is not running: ${this.problem}` : "The orchestrator server is not running.");
+    }
+    return client.sendRequest<T>(method, params);
+  }
+
+  /** Runs a resynchronisation now (the Refresh command). */
+  async refresh(): Promise<void> {
+    await this.ready();
+    await this.sync?.resync();
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const d of this.disposables) d.dispose();
+    this.model.dispose();
+    this.statusBar.dispose();
+    this.output.dispose();
+  }
+
+  private async doStart(): Promise<void> {
+    const generation = this.generation;
+    const root = this.workspaceRoot();
+    this.startedFor = root;
+    if (!root) {
+      this.problem = "open a folder first: the orchestrator works on a workspace folder";
+      this.setState("no-folder");
+      return;
+    }
+    const parsed = this.readSettings();
+    if (!parsed.ok) return this.fail(parsed.message, true);
+    const settings = parsed.settings;
+    const bin = findBinary(settings.serverPath, process.env, root);
+    if (!bin.ok) return this.fail(bin.message, true);
+
+    this.setState("starting");
+    const args = serverArgs(settings);
+    this.output.info(`starting ${bin.path} ${args.join(" ")} (workspace ${root}${settings.opencodeUrl ? `, OpenCode at ${settings.opencodeUrl}` : ", no OpenCode URL"})`);
+    // No `transport`: vscode-languageclient then talks over the process's stdio without adding
+    // a `--stdio` argument, which `serve` would refuse.
+    const serverOptions: ServerOptions = { command: bin.path, args, options: { cwd: root } };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [],
+      outputChannel: this.output,
+      initializationOptions: () => initializationOptions(settings, root),
+    };
+    const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+    const sync = new EventSync({ request: (method, params) => client.sendRequest(method, params) }, this.model, {
+      onChange: () => this.render(),
+      onError: (m) => this.output.warn(m),
+    });
+    client.onNotification(Notifications.event, (params: unknown) => sync.live(params));
+    client.onNotification(Notifications.eventsDropped, (params: unknown) => {
+      this.output.warn(`the server dropped events for this client: ${JSON.stringify(params)}; reading them again`);
+      void sync.resync();
+    });
+    let synced = false;
+    client.onDidChangeState((e) => {
+      if (generation !== this.generation) return;
+      if (e.newState === State.Running) {
+        this.setState("running");
+        // After the server restarted on its own (vscode-languageclient does that when it dies).
+        if (synced) void sync.resync();
+      } else if (e.newState === State.Stopped && this.stateValue === "running") {
+        this.problem = "the server stopped (see the log)";
+        this.setState("failed");
+      } else if (e.newState === State.Starting && this.stateValue !== "starting") {
+        this.setState("starting");
+      }
+    });
+    this.client = client;
+    this.sync = sync;
+    try {
+      await client.start();
+    } catch (e) {
+      // vscode-languageclient has shown the error (the server's message for a failed
+      // `initialize`) as a notification already, with a button to the log.
+      if (generation === this.generation) this.fail(`it could not start: ${message(e)}`, false);
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.problem = undefined;
+    this.setState("running");
+    await sync.resync();
+    synced = true;
+  }
+
+  private fail(problem: string, notify: boolean): void {
+    this.problem = problem;
+    this.output.error(problem);
+    this.setState("failed");
+    if (notify) {
+      void vscode.window.showErrorMessage(`OpenCode Orchestrator: ${problem}`, "Show Log", "Open Settings").then((choice) => {
+        if (choice === "Show Log") this.output.show(true);
+        else if (choice === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", SECTION);
+      });
+    }
+  }
+
+  private setState(state: ServerState): void {
+    this.stateValue = state;
+    this.render();
+  }
+
+  private render(): void {
+    const item = this.statusBar;
+    switch (this.stateValue) {
+      case "no-folder":
+        item.hide();
+        return;
+      case "running": {
+        const counter = this.sync?.counter;
+        const running = counter?.running ?? 0;
+        const queued = counter?.queued ?? 0;
+        item.text = `$(rocket) ${running} running · ${queued} queued`;
+        item.tooltip = `OpenCode Orchestrator: ${running} task${running === 1 ? "" : "s"} running, ${queued} queued. Click to show the missions.`;
+        item.command = "opencodeOrchestrator.missions.focus";
+        item.backgroundColor = undefined;
+        break;
+      }
+      case "starting":
+        item.text = "$(rocket) starting…";
+        item.tooltip = "OpenCode Orchestrator: starting the server";
+        item.command = "opencodeOrchestrator.showLog";
+        item.backgroundColor = undefined;
+        break;
+      case "failed":
+      case "stopped":
+        item.text = "$(rocket) not running";
+        item.tooltip = `OpenCode Orchestrator: ${this.problem ?? "the server is not running"}. Click to show the log.`;
+        item.command = "opencodeOrchestrator.showLog";
+        item.backgroundColor = this.stateValue === "failed" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
+        break;
+    }
+    item.show();
+  }
+}
+
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,152 @@
+// Keeps the model and the task counter in step with the server: live events in `seq` order, and
+// a resynchronisation on start, after the server restarted, and after `orchestrator/eventsDropped`:
+//
+// 1. `orchestrator/stats` gives the last `seq` the server had (L);
+// 2. `mission/list`, `task/list` (recent) and `task/list` (queued and running) are the snapshot;
+// 3. `orchestrator/events/replay` from L brings every event since, applied over the snapshot
+//    (applying an event twice is harmless: tasks only move forward, missions are re-read);
+// 4. live events that came meanwhile were held; those after the replay go out, then live
+//    delivery resumes.
+
+import { TaskCounter } from "./counter";
+import { SeqOrderer } from "./events";
+import type { MissionTreeModel } from "./model";
+import {
+  ACTIVE_TASK_STATUSES,
+  isOrchestratorEvent,
+  Methods,
+  type MissionSummary,
+  type OrchestratorEvent,
+  type ReplayResult,
+  type Stats,
+  type TaskSummary,
+} from "./protocol";
+
+export interface Rpc {
+  request<T>(method: string, params: unknown): Promise<T>;
+}
+
+export interface SyncOptions {
+  /** Called after every applied event or snapshot (the status bar reads `counter`). */
+  onChange?(): void;
+  onError?(message: string): void;
+  /** Missions read at a resync (default 50). */
+  missionLimit?: number;
+  /** Recent tasks read at a resync (default 200). */
+  taskLimit?: number;
+  gapWaitMs?: number;
+}
+
+const REPLAY_PAGE = 1000;
+
+export class EventSync {
+  readonly counter = new TaskCounter();
+  private readonly orderer: SeqOrderer;
+  private syncing = false;
+  private held: OrchestratorEvent[] = [];
+  private running: Promise<void> | undefined;
+  private again = false;
+  private lastApplied = 0;
+  private disposed = false;
+
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly model: MissionTreeModel,
+    private readonly options: SyncOptions = {},
+  ) {
+    this.orderer = new SeqOrderer((e) => this.delivered(e), options.gapWaitMs ?? 200);
+  }
+
+  /** The `seq` of the last event applied. */
+  get lastSeq(): number {
+    return this.lastApplied;
+  }
+
+  /** Whether a resynchronisation is under way. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** An `orchestrator/event` notification's params. */
+  live(params: unknown): void {
+    if (this.disposed || !isOrchestratorEvent(params)) return;
+    this.orderer.push(params);
+  }
+
+  /** Resynchronises; calls made while one runs are folded into one more run after it. */
+  resync(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        do {
+          this.again = false;
+          await this.once();
+        } while (this.again && !this.disposed);
+      } finally {
+        this.running = undefined;
+      }
+    };
+    this.running = run();
+    return this.running;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.orderer.dispose();
+    this.held = [];
+  }
+
+  private delivered(e: OrchestratorEvent): void {
+    if (this.syncing) this.held.push(e);
+    else this.apply(e);
+  }
+
+  private apply(e: OrchestratorEvent): void {
+    if (this.disposed) return;
+    this.lastApplied = Math.max(this.lastApplied, e.seq);
+    this.model.applyEvent(e);
+    this.counter.apply(e);
+    this.options.onChange?.();
+  }
+
+  private async once(): Promise<void> {
+    this.syncing = true;
+    this.held = [];
+    try {
+      const stats = await this.rpc.request<Stats>(Methods.stats, {});
+      const [missions, recent, open] = await Promise.all([
+        this.rpc.request<{ missions: MissionSummary[] }>(Methods.missionList, { limit: this.options.missionLimit ?? 50 }),
+        this.rpc.request<{ tasks: TaskSummary[] }>(Methods.taskList, { limit: this.options.taskLimit ?? 200 }),
+        this.rpc.request<{ tasks: TaskSummary[] }>(Methods.taskList, { status: ACTIVE_TASK_STATUSES, limit: 1000 }),
+      ]);
+      if (this.disposed) return;
+      this.model.upsertMissions(missions.missions);
+      this.model.upsertTasks([...recent.tasks, ...open.tasks]);
+      this.counter.reset(open.tasks);
+      this.model.reconcile(new Set(open.tasks.map((t) => t.taskId)));
+      this.lastApplied = stats.lastSeq;
+      this.options.onChange?.();
+      let after = stats.lastSeq;
+      for (;;) {
+        const page = await this.rpc.request<ReplayResult>(Methods.eventsReplay, { afterSeq: after, limit: REPLAY_PAGE });
+        if (this.disposed) return;
+        for (const e of page.events) if (isOrchestratorEvent(e) && e.seq > after) this.apply(e);
+        const last = page.events.at(-1)?.seq;
+        if (!page.more || last === undefined || last <= after) break;
+        after = last;
+      }
+    } catch (e) {
+      this.options.onError?.(`resynchronising with the orchestrator failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.syncing = false;
+      const held = this.held.sort((a, b) => a.seq - b.seq);
+      this.held = [];
+      for (const e of held) if (e.seq > this.lastApplied) this.apply(e);
+      this.orderer.reset(this.lastApplied);
+    }
+  }
+}

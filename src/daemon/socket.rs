@@ -1,0 +1,110 @@
+//! Where a workspace's daemon listens: a Unix socket in a directory only the user can enter,
+//! named after the workspace path, so every client of one workspace finds the same daemon.
+
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The directory of the user's daemon sockets: `$XDG_RUNTIME_DIR/opencode-orchestrator`, or
+/// `<temp>/opencode-orchestrator-<uid>` without one.
+pub fn dir() -> PathBuf {
+    match dirs::runtime_dir() {
+        Some(runtime) => runtime.join("opencode-orchestrator"),
+        None => std::env::temp_dir().join(format!(
+            "opencode-orchestrator-{}",
+            rustix::process::getuid().as_raw()
+        )),
+    }
+}
+
+/// The socket of `workspace` (an absolute, canonical path) in `dir`.
+pub fn path_in(dir: &Path, workspace: &Path) -> PathBuf {
+    let name: String = workspace
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(24)
+        .collect();
+    let hash = fnv1a64(workspace.as_os_str().as_encoded_bytes());
+    dir.join(format!("{name}-{hash:016x}.sock"))
+}
+
+/// Creates `dir` for the user alone, or checks that an existing one is: owned by the user, and
+/// not open to anyone else (else another user could impersonate the daemon).
+pub fn prepare(dir: &Path) -> io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    let me = rustix::process::getuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} must be a directory owned by you (uid {me}) and closed to others (mode 700); \
+                 it is {} owned by uid {} with mode {:o}",
+                dir.display(),
+                if meta.is_dir() {
+                    "a directory"
+                } else {
+                    "not a directory"
+                },
+                meta.uid(),
+                meta.mode() & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// FNV-1a: stable across builds, so every version finds the same socket for a workspace.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_socket_per_workspace_path() {
+        let d = Path::new("/run/user/1000/opencode-orchestrator");
+        let a = path_in(d, Path::new("/home/me/projects/app"));
+        let b = path_in(d, Path::new("/home/me/other/app"));
+        assert_ne!(a, b);
+        assert_eq!(a, path_in(d, Path::new("/home/me/projects/app")));
+        let name = a.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            name.starts_with("app-") && name.ends_with(".sock"),
+            "{name}"
+        );
+        let long = path_in(d, Path::new(&format!("/x/{}", "ü".repeat(200))));
+        assert!(long.as_os_str().len() < 108, "fits a Unix socket address");
+    }
+
+    #[test]
+    fn the_directory_is_closed_to_others() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sockets");
+        prepare(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        prepare(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = prepare(&dir).unwrap_err();
+        assert!(err.to_string().contains("closed to others"), "{err}");
+    }
+}
