@@ -38,7 +38,8 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
 
 function showError(what: string, e: unknown, ctx: CommandContext): void {
   const text = `${what}: ${message(e)}`;
-  ctx.controller.output.error(text);
+  const code = typeof e === "object" && e !== null && "code" in e && typeof e.code === "number" ? ` (${e.code})` : "";
+  ctx.controller.output.error(`${what}${code}: ${message(e)}`);
   void vscode.window.showErrorMessage(text, "Show Log").then((choice) => {
     if (choice === "Show Log") ctx.controller.output.show(true);
   });
@@ -123,14 +124,14 @@ export async function cancelMission(ctx: CommandContext, node?: unknown): Promis
   }
 }
 
-let logPathShown = false;
+const logPathShown = new WeakSet<Controller>();
 
 /** Shows the client's log, and once where the server's own log file is. */
 export async function showLog(ctx: CommandContext): Promise<void> {
   const output = ctx.controller.output;
   output.show(true);
-  if (logPathShown) return;
-  logPathShown = true;
+  if (logPathShown.has(ctx.controller)) return;
+  logPathShown.add(ctx.controller);
   const bin = ctx.controller.readSettings();
   const found = bin.ok ? findBinary(bin.settings.serverPath, process.env, ctx.controller.workspaceRoot()) : undefined;
   if (!found?.ok) return;
@@ -141,11 +142,6 @@ export async function showLog(ctx: CommandContext): Promise<void> {
       resolve();
     });
   });
-}
-
-/** Forget that the log path was shown (tests). */
-export function resetShowLog(): void {
-  logPathShown = false;
 }
 
 interface TaskPick extends vscode.QuickPickItem {

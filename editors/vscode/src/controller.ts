@@ -29,6 +29,8 @@ export class Controller implements vscode.Disposable {
   private problem: string | undefined;
   private starting: Promise<void> | undefined;
   private generation = 0;
+  /** The workspace folder the current server was started for. */
+  private startedFor: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor() {
@@ -53,8 +55,6 @@ export class Controller implements vscode.Disposable {
     );
     this.render();
   }
-
-  private startedFor: string | undefined;
 
   get state(): ServerState {
     return this.stateValue;
@@ -101,7 +101,8 @@ export class Controller implements vscode.Disposable {
   async stop(): Promise<void> {
     const starting = this.starting;
     this.generation++;
-    if (starting) await starting.catch(() => undefined);
+    // A start that hangs (a server that never answers `initialize`) must not keep it running.
+    if (starting) await Promise.race([starting.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.starting = undefined;
     const client = this.client;
     const sync = this.sync;
@@ -135,11 +136,10 @@ export class Controller implements vscode.Disposable {
   }
 
   dispose(): void {
-    void this.stop();
     for (const d of this.disposables) d.dispose();
     this.model.dispose();
     this.statusBar.dispose();
-    this.output.dispose();
+    void this.stop().finally(() => this.output.dispose());
   }
 
   private async doStart(): Promise<void> {

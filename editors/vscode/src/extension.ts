@@ -5,13 +5,14 @@ import * as vscode from "vscode";
 
 import { registerCommands } from "./commands";
 import { Controller } from "./controller";
+import type { ModelNode } from "./model";
 import { MissionTreeProvider, VIEW_ID } from "./treeView";
 
 /** What `activate` returns (the tests use it; other extensions may too). */
 export interface ExtensionApi {
   controller: Controller;
   tree: MissionTreeProvider;
-  treeView: vscode.TreeView<unknown>;
+  treeView: vscode.TreeView<ModelNode>;
 }
 
 let current: Controller | undefined;
@@ -34,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     }),
   );
   void controller.start();
-  return { controller, tree, treeView: treeView as vscode.TreeView<unknown> };
+  return { controller, tree, treeView };
 }
 
 /** Stops the server (`shutdown`, `exit`; killed if it does not go within 2 s). */

@@ -51,14 +51,14 @@ export interface NodeView {
 
 export interface ModelOptions {
   /** `orchestrator/mission/get` for one mission. */
-  fetchMission(missionId: string): Promise<MissionFull>;
+  fetchMission: (missionId: string) => Promise<MissionFull>;
   /** `orchestrator/task/get`; without it, tasks the events did not describe stay unknown. */
-  fetchTask?(taskId: string): Promise<TaskRecord>;
+  fetchTask?: (taskId: string) => Promise<TaskRecord>;
   /** Wait this long after a mission's event before fetching it (default 200). */
   debounceMs?: number;
   /** Where failed fetches are reported. */
-  onError?(message: string): void;
-  now?(): number;
+  onError?: (message: string) => void;
+  now?: () => number;
 }
 
 interface MissionEntry {
@@ -72,6 +72,8 @@ interface MissionEntry {
   eventSinceSend: boolean;
   /** Known only from a task's `missionId`: hidden until `mission/get` describes it. */
   placeholder?: boolean;
+  /** `time` of the last `mission.*` event applied. */
+  eventTime?: number;
 }
 
 interface TaskEntry {
@@ -147,13 +149,17 @@ export class MissionTreeModel {
   private readonly taskQueue: string[] = [];
   private readonly taskWanted = new Set<string>();
   private tasksInFlight = 0;
+  /** Which mission lists which task, and which mission runs in which session (rebuilt on change). */
+  private index: { byTask: Map<string, string>; bySession: Map<string, string> } | undefined;
+  /** Pruning sorts: it runs again only after this many more tasks or missions. */
+  private pruneAt = 0;
   private readonly debounceMs: number;
   private readonly now: () => number;
   private disposed = false;
 
   constructor(private readonly options: ModelOptions) {
     this.debounceMs = options.debounceMs ?? 200;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
   }
 
   /** Called after every change (a tree adapter coalesces these). */
@@ -172,10 +178,11 @@ export class MissionTreeModel {
 
   /** Applies one `orchestrator/event` (in `seq` order). */
   applyEvent(event: OrchestratorEvent): void {
+    this.index = undefined;
     const data = event.data ?? {};
     const type = event.type;
     if (type.startsWith("mission.")) {
-      this.applyMissionEvent(type, data);
+      this.applyMissionEvent(type, data, event.time);
     } else if (type.startsWith("task.")) {
       this.applyTaskEvent(type, data);
     } else {
@@ -184,11 +191,16 @@ export class MissionTreeModel {
     this.changed();
   }
 
-  /** Summaries from `mission/start`, `mission/list` or `mission/cancel`. */
+  /**
+   * Summaries from `mission/start`, `mission/list` or `mission/cancel`. A reply older than the
+   * mission's last event (its `updatedAt` not after the event's `time`) does not undo what the
+   * event said (status, progress, reason, level): `mission/start`'s reply often comes after the
+   * mission has moved on.
+   */
   upsertMissions(summaries: MissionSummary[]): void {
     for (const s of summaries) {
       const m = this.missions.get(s.missionId);
-      if (m) m.summary = { ...m.summary, ...s };
+      if (m) m.summary = this.merged(m, s, false);
       else this.missions.set(s.missionId, { summary: { ...s }, inFlight: false, again: false, eventSinceSend: false });
     }
     this.prune();
@@ -236,13 +248,18 @@ export class MissionTreeModel {
       m.details = full;
       m.placeholder = false;
       // Fields the events carry are newer than a reply to a request sent before them.
-      m.summary = keepSummary
-        ? { ...summaryOf(full), status: m.summary.status, progress: m.summary.progress, reason: m.summary.reason, level: m.summary.level ?? full.level }
-        : { ...m.summary, ...summaryOf(full) };
+      m.summary = this.merged(m, summaryOf(full), keepSummary);
     }
     for (const id of full.taskIds ?? []) if (!this.tasks.has(id)) this.wantTask(id);
     for (const s of full.taskSpend ?? []) if (!this.tasks.has(s.taskId)) this.wantTask(s.taskId);
     this.changed();
+  }
+
+  private merged(m: MissionEntry, reply: MissionSummary, eventSinceSend: boolean): MissionSummary {
+    const older = eventSinceSend || (m.eventTime !== undefined && reply.updatedAt !== undefined && reply.updatedAt <= m.eventTime);
+    if (!older) return { ...m.summary, ...reply };
+    const s = m.summary;
+    return { ...s, ...reply, status: s.status, progress: s.progress, reason: s.reason, level: s.level ?? reply.level };
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -343,7 +360,8 @@ export class MissionTreeModel {
       }
       case "task": {
         const t = this.tasks.get(node.taskId)?.summary;
-        return t?.missionId ? this.missionNode(t.missionId) : this.otherNode();
+        const missionId = t ? this.missionOf(t) : undefined;
+        return missionId ? this.missionNode(missionId) : this.otherNode();
       }
     }
   }
@@ -372,7 +390,7 @@ export class MissionTreeModel {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private applyMissionEvent(type: string, data: Record<string, unknown>): void {
+  private applyMissionEvent(type: string, data: Record<string, unknown>, time: number | undefined): void {
     const missionId = str(data.missionId);
     if (!missionId) return;
     let m = this.missions.get(missionId);
@@ -387,6 +405,7 @@ export class MissionTreeModel {
       this.prune();
     }
     m.placeholder = false;
+    if (typeof time === "number") m.eventTime = Math.max(m.eventTime ?? 0, time);
     const s = m.summary;
     const status = str(data.status);
     if (status) s.status = status as MissionStatus;
@@ -444,13 +463,12 @@ export class MissionTreeModel {
     this.prune();
     // Events carry no usage: a finished task outside any mission is read once for its tokens
     // (a mission's tasks get theirs from mission/get's taskSpend).
-    if (isTerminalTask(summary.status) && !summary.missionId) this.wantTask(taskId);
+    if (isTerminalTask(summary.status) && !this.missionOf(summary)) this.wantTask(taskId);
   }
 
   private mergeTask(t: TaskSummary | TaskRecord): void {
-    const isRecordShape = "id" in t && typeof t.id === "string";
-    const summary: TaskSummary = isRecordShape ? taskSummaryFromRecord(t as TaskRecord) : (t as TaskSummary);
-    const usage = isRecordShape ? (t as TaskRecord).usage : undefined;
+    const summary: TaskSummary = "id" in t ? taskSummaryFromRecord(t) : t;
+    const usage = "id" in t ? t.usage : undefined;
     const known = this.tasks.get(summary.taskId);
     if (!known) {
       this.tasks.set(summary.taskId, { summary: { ...summary }, usage });
@@ -514,6 +532,7 @@ export class MissionTreeModel {
   }
 
   private changed(): void {
+    this.index = undefined;
     for (const l of [...this.listeners]) {
       try {
         l();
@@ -530,6 +549,26 @@ export class MissionTreeModel {
     return n;
   }
 
+  /**
+   * The mission a task belongs to: its `missionId`; else the mission whose `mission/get` lists
+   * it (`taskIds`, `taskSpend`); else the mission whose session delegated it (the Architect's
+   * task, whose summary has no `missionId`).
+   */
+  private missionOf(t: TaskSummary): string | undefined {
+    if (t.missionId) return t.missionId;
+    if (!this.index) {
+      const byTask = new Map<string, string>();
+      const bySession = new Map<string, string>();
+      for (const [id, m] of this.missions) {
+        for (const taskId of m.details?.taskIds ?? []) byTask.set(taskId, id);
+        for (const s of m.details?.taskSpend ?? []) byTask.set(s.taskId, id);
+        if (m.summary.sessionId) bySession.set(m.summary.sessionId, id);
+      }
+      this.index = { byTask, bySession };
+    }
+    return this.index.byTask.get(t.taskId) ?? (t.parentSessionId ? this.index.bySession.get(t.parentSessionId) : undefined);
+  }
+
   private planItem(missionId: string, itemId: string): PlanItem | undefined {
     return this.missions.get(missionId)?.details?.plan?.items.find((i) => i.id === itemId);
   }
@@ -539,7 +578,7 @@ export class MissionTreeModel {
     const details = this.missions.get(missionId)?.details;
     const planTasks = new Set((details?.plan?.items ?? []).map((i) => i.taskId).filter((id): id is string => !!id));
     const ids = new Set<string>();
-    for (const t of this.tasks.values()) if (t.summary.missionId === missionId) ids.add(t.summary.taskId);
+    for (const t of this.tasks.values()) if (this.missionOf(t.summary) === missionId) ids.add(t.summary.taskId);
     for (const id of details?.taskIds ?? []) ids.add(id);
     for (const s of details?.taskSpend ?? []) ids.add(s.taskId);
     const out: TaskSummary[] = [];
@@ -555,7 +594,7 @@ export class MissionTreeModel {
 
   private otherTasks(): TaskSummary[] {
     const out: TaskSummary[] = [];
-    for (const t of this.tasks.values()) if (!t.summary.missionId) out.push(t.summary);
+    for (const t of this.tasks.values()) if (!this.missionOf(t.summary)) out.push(t.summary);
     return out.sort(byCreated).reverse();
   }
 
@@ -644,14 +683,15 @@ export class MissionTreeModel {
     if (!entry) return { label: taskId, description: "", tooltip: taskId, icon: "question", collapsible: false, contextValue: "task", taskId };
     const t = entry.summary;
     const duration = this.taskDuration(t);
-    const tokens = this.taskTokens(taskId, t.missionId);
+    const missionId = this.missionOf(t);
+    const tokens = this.taskTokens(taskId, missionId);
     const parts = [t.agent, t.status, duration !== undefined ? formatDuration(duration) : "", tokens ? formatTokens(tokens) : ""];
     const tip = [
       t.description,
       `Status: ${t.status}`,
       `Agent: ${t.agent}`,
       `Task: ${taskId}${t.sessionId ? `, session ${t.sessionId}` : ""}`,
-      t.missionId ? `Mission: ${t.missionId}` : "",
+      missionId ? `Mission: ${missionId}` : "",
       entry.activity ? `Now: ${entry.activity}` : "",
       t.error ? `Error: ${t.error}` : "",
     ];
@@ -667,6 +707,14 @@ export class MissionTreeModel {
   }
 
   private prune(): void {
+    if (this.tasks.size + this.missions.size < this.pruneAt) return;
+    this.pruneMissions();
+    const other = this.otherTasks().filter((t) => isTerminalTask(t.status));
+    for (const t of other.slice(MAX_OTHER_TASKS)) this.forgetTask(t.taskId);
+    this.pruneAt = this.tasks.size + this.missions.size + 50;
+  }
+
+  private pruneMissions(): void {
     if (this.missions.size > MAX_MISSIONS) {
       const ended = [...this.missions.values()].map((m) => m.summary).filter((s) => s.status !== "active" && s.status !== "paused").sort(byNewest);
       for (const s of ended.slice(Math.max(0, MAX_MISSIONS - (this.missions.size - ended.length)))) {
@@ -674,11 +722,9 @@ export class MissionTreeModel {
         if (m?.timer) clearTimeout(m.timer);
         this.missions.delete(s.missionId);
         this.nodes.delete(`mission:${s.missionId}`);
-        for (const [id, t] of this.tasks) if (t.summary.missionId === s.missionId) this.forgetTask(id);
+        for (const [id, t] of this.tasks) if (this.missionOf(t.summary) === s.missionId) this.forgetTask(id);
       }
     }
-    const other = this.otherTasks().filter((t) => isTerminalTask(t.status));
-    for (const t of other.slice(MAX_OTHER_TASKS)) this.forgetTask(t.taskId);
   }
 
   private forgetTask(taskId: string): void {

@@ -1,6 +1,7 @@
 // Shared pieces of the tests: the real server binary, temp workspaces, activating the extension
 // on the `vscode` stub, reading the tree.
 
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,7 @@ import * as vscode from "vscode";
 
 import type { ExtensionApi } from "../src/extension";
 import type { ModelNode } from "../src/model";
-import { stub, type FakeOutputChannel, type FakeStatusBarItem, type FakeTreeView, type TreeItem } from "./vscode-stub";
+import { stub, type FakeOutputChannel, type FakeStatusBarItem, type FakeTreeView } from "./vscode-stub";
 
 /** editors/vscode (tests run from .test-build/test). */
 export const EXTENSION_DIR = path.resolve(__dirname, "..", "..");
@@ -23,6 +24,22 @@ export function serverBin(): string {
     throw new Error(`the server binary ${bin} does not exist: build it (cargo build) or set OPENCODE_ORCHESTRATOR_BIN`);
   }
   return bin;
+}
+
+let standalone: boolean | undefined;
+
+/**
+ * Whether the binary has `serve --standalone` (a server of the client's own). Where it does,
+ * plain `serve` connects to the workspace's shared daemon, which does not take
+ * `initializationOptions.config`: the tests then run standalone, so that `serverConfig`
+ * (the scripted runtime) applies.
+ */
+export function binaryHasStandalone(): boolean {
+  if (standalone === undefined) {
+    const r = spawnSync(serverBin(), ["serve", "--help"], { encoding: "utf8", timeout: 10_000 });
+    standalone = `${r.stdout}${r.stderr}`.includes("--standalone");
+  }
+  return standalone;
 }
 
 const made: string[] = [];
@@ -74,12 +91,22 @@ type ExtensionModule = { activate(ctx: unknown): ExtensionApi; deactivate(): Pro
  * Activates the extension (the compiled sources, or dist/extension.js with `bundle`) in a temp
  * workspace with these settings, and waits until the server runs and the first sync is over.
  */
-export async function activate(settings: Record<string, unknown>, options: { bundle?: boolean; folder?: string | null; wait?: boolean } = {}): Promise<Activated> {
+export async function activate(
+  settings: Record<string, unknown>,
+  options: { bundle?: boolean; folder?: string | null; wait?: boolean; workspaceConfig?: Record<string, unknown> } = {},
+): Promise<Activated> {
   stub.reset();
   const { ws, logFile } = tempWorkspace();
+  if (options.workspaceConfig) {
+    fs.mkdirSync(path.join(ws, ".opencode"), { recursive: true });
+    fs.writeFileSync(path.join(ws, ".opencode", "orchestrator.json"), JSON.stringify(options.workspaceConfig));
+  }
   const folder = options.folder === undefined ? ws : options.folder;
   stub.setFolder(folder ?? undefined);
-  for (const [k, v] of Object.entries({ "opencodeOrchestrator.serverPath": serverBin(), ...settings })) stub.config.set(k, v);
+  const defaults = { "opencodeOrchestrator.serverPath": serverBin(), "opencodeOrchestrator.standalone": binaryHasStandalone() };
+  for (const [k, v] of Object.entries({ ...defaults, ...settings })) stub.config.set(k, v);
+  // Loaded here, after test/setup.js pointed `vscode` at the stub (CommonJS, as VS Code loads it).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = (options.bundle ? require(path.join(EXTENSION_DIR, "dist", "extension.js")) : require("../src/extension")) as ExtensionModule;
   const context = { subscriptions: [] as Array<{ dispose(): unknown }>, extensionPath: EXTENSION_DIR, extensionUri: vscode.Uri.file(EXTENSION_DIR) };
   const api = mod.activate(context);
@@ -103,22 +130,13 @@ export async function activate(settings: Record<string, unknown>, options: { bun
   };
 }
 
-export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function waitUntil<T>(fn: () => T | Promise<T>, what: string | (() => string), timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
-    await delay(20);
-  }
-}
+export { delay, waitUntil } from "./helpers-pure";
 
 export interface RenderedNode {
   id: string;
   label: string;
   description: string;
+  tooltip: string;
   icon: string;
   contextValue: string;
   collapsible: number;
@@ -131,11 +149,12 @@ export async function renderTree(view: FakeTreeView, parent?: unknown): Promise<
   const kids = ((await view.provider.getChildren(parent)) ?? []) as ModelNode[];
   const out: RenderedNode[] = [];
   for (const k of kids) {
-    const item = (await view.provider.getTreeItem(k)) as TreeItem;
+    const item = await view.provider.getTreeItem(k);
     out.push({
       id: item.id ?? "",
       label: item.label,
       description: item.description ?? "",
+      tooltip: item.tooltip ?? "",
       icon: item.iconPath?.id ?? "",
       contextValue: item.contextValue ?? "",
       collapsible: item.collapsibleState,
@@ -144,6 +163,16 @@ export async function renderTree(view: FakeTreeView, parent?: unknown): Promise<
     });
   }
   return out;
+}
+
+/** The first node (depth first) whose label matches. */
+export function findNode(nodes: RenderedNode[], label: string | RegExp): RenderedNode | undefined {
+  for (const n of nodes) {
+    if (typeof label === "string" ? n.label === label : label.test(n.label)) return n;
+    const inner = findNode(n.children, label);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 /** One line per node, indented: `icon label — description`. */

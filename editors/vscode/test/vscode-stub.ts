@@ -91,9 +91,6 @@ export class ThemeColor {
 }
 
 export class ThemeIcon {
-  static readonly File = new ThemeIcon("file");
-  static readonly Folder = new ThemeIcon("folder");
-
   constructor(
     readonly id: string,
     readonly color?: ThemeColor,
@@ -476,13 +473,6 @@ export const window = {
     stub.shownDocuments.push({ document, options });
     return Promise.resolve({ document });
   },
-  get activeTextEditor(): undefined {
-    return undefined;
-  },
-  get visibleTextEditors(): unknown[] {
-    return [];
-  },
-  tabGroups: { all: [], onDidChangeTabs: new EventEmitter<unknown>().event },
 };
 
 function noEvent(): Disposable {
@@ -495,21 +485,12 @@ export const workspace = {
   get workspaceFolders() {
     return stub.workspaceFolders;
   },
-  getWorkspaceFolder(_uri: Uri) {
-    return stub.workspaceFolders?.[0];
-  },
   getConfiguration(section?: string) {
     const full = (key: string): string => (section ? `${section}.${key}` : key);
     return {
       get<T>(key: string, defaultValue?: T): T | undefined {
         const k = full(key);
         return stub.config.has(k) ? (stub.config.get(k) as T) : defaultValue;
-      },
-      has(key: string): boolean {
-        return stub.config.has(full(key));
-      },
-      inspect(_key: string) {
-        return undefined;
       },
       update(key: string, value: unknown): Promise<void> {
         stub.setConfig({ [full(key)]: value });
@@ -525,8 +506,6 @@ export const workspace = {
     stub.documents.push(doc);
     return Promise.resolve(doc);
   },
-  textDocuments: [] as unknown[],
-  notebookDocuments: [] as unknown[],
   onDidOpenTextDocument: noEvent,
   onDidCloseTextDocument: noEvent,
   onDidChangeTextDocument: noEvent,
@@ -538,10 +517,6 @@ export const workspace = {
   onWillCreateFiles: noEvent,
   onWillDeleteFiles: noEvent,
   onWillRenameFiles: noEvent,
-  onDidOpenNotebookDocument: noEvent,
-  onDidCloseNotebookDocument: noEvent,
-  onDidChangeNotebookDocument: noEvent,
-  onDidSaveNotebookDocument: noEvent,
 };
 
 export const commands = {
@@ -560,22 +535,9 @@ export const commands = {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   },
-  getCommands(): Promise<string[]> {
-    return Promise.resolve([...stub.commands.keys()]);
-  },
 };
 
 export const env = {
   language: "en",
   appName: "Visual Studio Code (stub)",
-  machineId: "stub",
-  sessionId: "stub",
-  openExternal: (_uri: Uri) => Promise.resolve(false),
 };
-
-export const extensions = {
-  getExtension: (_id: string) => undefined,
-  all: [] as unknown[],
-};
-
-export const languages = {};

@@ -1,0 +1,140 @@
+// EventSync against a fake server: snapshot, replay, live events held during a resync, and
+// resyncs folded together.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { MissionTreeModel } from "../src/model";
+import type { OrchestratorEvent } from "../src/protocol";
+import { EventSync, type Rpc } from "../src/sync";
+import { delay, waitUntil } from "./helpers-pure";
+
+function ev(seq: number, type: string, taskId: string, status: string): OrchestratorEvent {
+  return { seq, type, data: { taskId, agent: "builder", description: taskId, status, createdAt: seq } };
+}
+
+/**
+ * A server with an event log. Answers are computed when a request comes (a consistent snapshot
+ * of that moment) and given when `gate` opens.
+ */
+class FakeServer implements Rpc {
+  readonly log: OrchestratorEvent[] = [];
+  readonly calls: Array<{ method: string; params: unknown }> = [];
+  gate: Promise<void> | undefined;
+
+  /** Tasks whose last event leaves them queued or running. */
+  open(): Array<{ taskId: string; agent: string; description: string; status: string }> {
+    const last = new Map<string, string>();
+    for (const e of this.log) last.set(String(e.data?.taskId), String(e.data?.status));
+    return [...last].filter(([, s]) => s === "queued" || s === "running").map(([taskId, status]) => ({ taskId, agent: "builder", description: taskId, status }));
+  }
+
+  async request<T>(method: string, params: unknown): Promise<T> {
+    this.calls.push({ method, params });
+    const answer = this.answer<T>(method, params);
+    if (this.gate) await this.gate;
+    return answer;
+  }
+
+  private answer<T>(method: string, params: unknown): T {
+    const p = params as { afterSeq?: number; limit?: number; status?: string[] };
+    switch (method) {
+      case "orchestrator/stats":
+        return { running: 0, queued: 0, lastSeq: this.log.at(-1)?.seq ?? 0 } as T;
+      case "orchestrator/mission/list":
+        return { missions: [] } as T;
+      case "orchestrator/task/list":
+        return { tasks: p.status ? this.open() : [], total: 0, nextCursor: null } as T;
+      case "orchestrator/events/replay": {
+        const after = this.log.filter((e) => e.seq > (p.afterSeq ?? 0));
+        const page = after.slice(0, p.limit ?? 1000);
+        return { events: page, nextSeq: page.at(-1)?.seq ?? p.afterSeq, more: after.length > page.length } as T;
+      }
+      default:
+        throw new Error(`unexpected ${method}`);
+    }
+  }
+}
+
+function setup(server: FakeServer) {
+  const model = new MissionTreeModel({ fetchMission: () => Promise.reject(new Error("no missions here")) });
+  const errors: string[] = [];
+  const sync = new EventSync(server, model, { gapWaitMs: 20, onError: (m) => errors.push(m) });
+  return { model, sync, errors };
+}
+
+describe("EventSync", () => {
+  test("a resync takes the snapshot, replays what came after it, then the held live events", async () => {
+    const server = new FakeServer();
+    server.log.push(ev(1, "task.queued", "a", "queued"), ev(2, "task.started", "a", "running"));
+    const { model, sync, errors } = setup(server);
+    let release!: () => void;
+    server.gate = new Promise((r) => (release = r));
+    const running = sync.resync();
+    await delay(5);
+    // Events the server announces while the snapshot (taken at seq 2) is read.
+    server.log.push(ev(3, "task.queued", "b", "queued"), ev(4, "task.completed", "a", "completed"));
+    sync.live(server.log[3]);
+    sync.live(server.log[2]);
+    await delay(50);
+    assert.equal(model.task("b"), undefined, "nothing applied while the resync runs");
+    server.gate = undefined;
+    release();
+    await running;
+    // The replay from 2 brought 3 and 4; the held copies of 3 and 4 are dropped; 5 comes live.
+    sync.live(ev(5, "task.started", "b", "running"));
+    await waitUntil(() => sync.lastSeq === 5, "seq 5");
+    assert.deepEqual(errors, []);
+    assert.equal(sync.lastSeq, 5);
+    assert.equal(model.task("a")?.status, "completed");
+    assert.equal(model.task("b")?.status, "running");
+    assert.deepEqual([sync.counter.running, sync.counter.queued], [1, 0]);
+    // Live delivery goes on right after the replay, in order, without a duplicate.
+    sync.live(ev(7, "task.queued", "c", "queued"));
+    sync.live(ev(6, "task.completed", "b", "completed"));
+    sync.live(ev(5, "task.started", "b", "running"));
+    await waitUntil(() => sync.lastSeq === 7, "seq 7");
+    assert.equal(model.task("b")?.status, "completed");
+    assert.deepEqual([sync.counter.running, sync.counter.queued], [0, 1]);
+    sync.dispose();
+    model.dispose();
+  });
+
+  test("the replay is read in pages; resyncs asked for meanwhile are folded into one more", async () => {
+    const server = new FakeServer();
+    for (let i = 1; i <= 2500; i++) server.log.push(ev(i, "task.queued", `t${i}`, "queued"));
+    const { model, sync } = setup(server);
+    // The snapshot is taken at seq 2500 (stats); events 2501.. come after it.
+    let release!: () => void;
+    server.gate = new Promise((r) => (release = r));
+    const first = sync.resync();
+    await delay(5);
+    for (let i = 2501; i <= 4600; i++) server.log.push(ev(i, "task.queued", `t${i}`, "queued"));
+    server.gate = undefined;
+    release();
+    const second = sync.resync();
+    const third = sync.resync();
+    await Promise.all([first, second, third]);
+    const stats = server.calls.filter((c) => c.method === "orchestrator/stats").length;
+    assert.equal(stats, 2, "the two later calls made one more resync");
+    assert.equal(sync.lastSeq, 4600);
+    const replays = server.calls.filter((c) => c.method === "orchestrator/events/replay").map((c) => (c.params as { afterSeq: number }).afterSeq);
+    assert.deepEqual(replays.slice(0, 4), [2500, 3500, 4500, 4600]);
+    assert.equal(sync.counter.queued, 4600, "the snapshot's 2500 and the replayed 2100, each once");
+    sync.dispose();
+    model.dispose();
+  });
+
+  test("a failing server is reported, and live events flow again after", async () => {
+    const server = new FakeServer();
+    const { model, sync, errors } = setup(server);
+    server.request = () => Promise.reject(new Error("connection got disposed"));
+    await sync.resync();
+    assert.equal(errors.length, 1);
+    assert.match(errors[0] ?? "", /resynchronising with the orchestrator failed: connection got disposed/);
+    sync.live(ev(1, "task.queued", "x", "queued"));
+    await waitUntil(() => model.task("x"), "x");
+    sync.dispose();
+    model.dispose();
+  });
+});
