@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust suites (unit, protocol over fake stdio), the Node client test that
-# drives the real binary through vscode-jsonrpc, and the end-to-end tests against a real
-# OpenCode whose only fake is the model.
+# drives the real binary through vscode-jsonrpc, the OpenCode plugin's and the VS Code
+# extension's tests, and the end-to-end tests against a real OpenCode whose only fake is the
+# model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,10 @@ export OPENCODE_ORCHESTRATOR_BIN="$PWD/target/debug/opencode-orchestrator"
 
 echo "== OpenCode plugin: build, type check, lint, tests"
 (cd editors/opencode && npm ci --no-audit --no-fund --silent && npm run --silent build \
+  && npm run --silent typecheck && npm run --silent lint && npm test)
+
+echo "== VS Code extension: type check, lint, tests (vscode API stubbed, real server)"
+(cd editors/vscode && npm ci --no-audit --no-fund --silent \
   && npm run --silent typecheck && npm run --silent lint && npm test)
 
 echo "== end-to-end: a real OpenCode (npm opencode-ai) with a scripted model"

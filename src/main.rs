@@ -25,6 +25,9 @@ enum Command {
         /// Serve in this process, with an orchestrator of its own.
         #[arg(long)]
         standalone: bool,
+        /// Accepted and ignored: stdio is the only transport (LSP clients pass it).
+        #[arg(long, hide = true)]
+        stdio: bool,
         /// Largest accepted frame body in bytes (default from config: 64 MiB).
         #[arg(long)]
         max_frame_bytes: Option<usize>,
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         },
         Command::Serve {
             standalone,
+            stdio: _,
             max_frame_bytes,
             concurrency,
             log_file,

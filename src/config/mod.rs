@@ -155,13 +155,29 @@ impl JobsConfig {
 }
 
 /// The OpenCode side.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct OpencodeConfig {
     /// OpenCode's server URL when the client does not give one (`initializationOptions.opencodeUrl` wins).
     pub url: Option<String>,
     /// Minutes a finished child session is kept before it is deleted; 0 keeps them (0-10080).
     pub retention_minutes: u64,
+    /// The workspace's daemon starts `opencode serve` itself when a client (VS Code) connects
+    /// and no OpenCode can be reached otherwise; it stops it when the daemon leaves.
+    pub auto_start: bool,
+    /// The OpenCode program the daemon starts.
+    pub bin: String,
+}
+
+impl Default for OpencodeConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            retention_minutes: 0,
+            auto_start: true,
+            bin: "opencode".into(),
+        }
+    }
 }
 
 /// Limits of the tools agents call.

@@ -4,6 +4,7 @@
 
 pub mod connector;
 mod core;
+mod opencode_serve;
 pub mod server;
 pub mod socket;
 

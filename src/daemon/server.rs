@@ -104,8 +104,7 @@ pub async fn run(workspace: PathBuf, socket: PathBuf) -> Result<bool, String> {
                 Err(e) => tracing::warn!("accept failed: {e}"),
             },
             _ = tick.tick() => {
-                let quiet = core.clients.load(std::sync::atomic::Ordering::SeqCst) == 0
-                    && !orchestrator.has_work();
+                let quiet = core.active_clients() == 0 && !orchestrator.has_work();
                 match (quiet, idle_since) {
                     (false, _) => idle_since = None,
                     (true, None) => idle_since = Some(tokio::time::Instant::now()),
@@ -124,6 +123,7 @@ pub async fn run(workspace: PathBuf, socket: PathBuf) -> Result<bool, String> {
     drop(listener);
     let _ = std::fs::remove_file(&socket);
     orchestrator.shutdown().await;
+    core.stop_opencode().await;
     drop(lock);
     Ok(true)
 }

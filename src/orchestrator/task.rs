@@ -165,6 +165,12 @@ impl Task {
         put("finishedAt", self.finished_at.map(Into::into));
         put("error", self.error.clone().map(Into::into));
         put("missionId", self.mission_id.clone().map(Into::into));
+        put(
+            "usage",
+            self.usage
+                .as_ref()
+                .and_then(|u| serde_json::to_value(u).ok()),
+        );
         put("planItem", self.plan_item.clone().map(Into::into));
         v
     }

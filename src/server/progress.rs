@@ -131,20 +131,29 @@ fn message(kind: &str, data: &Value) -> String {
             "triaged {}",
             data.get("level").and_then(Value::as_str).unwrap_or("")
         ),
-        "plan" => format!("plan updated; {items}"),
+        "plan" => join("plan updated", &items),
         "dispatched" | "progress" => items,
         "verifying" => format!(
             "verifying (round {})",
             data.get("round").and_then(Value::as_u64).unwrap_or(1)
         ),
         "verdict" => "verification failed; fixing".into(),
-        "continued" => format!("continuing; {items}"),
+        "continued" => join("continuing", &items),
         "paused" => format!("paused: {reason}"),
         "resumed" => "resumed".into(),
         "completed" => "complete: verified by the Inspector".into(),
         "stopped" => format!("stopped: {reason}"),
         "cancelled" => "cancelled".into(),
         other => other.to_string(),
+    }
+}
+
+/// `what; items`, or `what` alone when there is nothing to count yet.
+fn join(what: &str, items: &str) -> String {
+    if items.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}; {items}")
     }
 }
 

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { afterEach, describe, test } from "node:test";
 
 import type { MissionSummary, TaskRecord } from "../src/protocol";
-import { activate, binaryHasStandalone, findNode, renderTree, SCRIPTED, treeText, waitUntil, type Activated } from "./helpers";
+import { activate, findNode, renderTree, SCRIPTED, treeText, waitUntil, type Activated } from "./helpers";
 import { commands, ProgressLocation, stub, type OpenedDocument } from "./vscode-stub";
 
 const RUN = "opencodeOrchestrator.runMission";
@@ -138,7 +138,6 @@ describe("the extension against the real server", () => {
 
   test(
     "by default it connects to the workspace's shared daemon (configured by its files), and runs a mission there",
-    { skip: !binaryHasStandalone() && "this server binary has no shared daemon (no `serve --standalone`)" },
     async () => {
       const a = await start(
         { "opencodeOrchestrator.standalone": false },

@@ -1,7 +1,6 @@
 // Shared pieces of the tests: the real server binary, temp workspaces, activating the extension
 // on the `vscode` stub, reading the tree.
 
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,22 +23,6 @@ export function serverBin(): string {
     throw new Error(`the server binary ${bin} does not exist: build it (cargo build) or set OPENCODE_ORCHESTRATOR_BIN`);
   }
   return bin;
-}
-
-let standalone: boolean | undefined;
-
-/**
- * Whether the binary has `serve --standalone` (a server of the client's own). Where it does,
- * plain `serve` connects to the workspace's shared daemon, which does not take
- * `initializationOptions.config`: the tests then run standalone, so that `serverConfig`
- * (the scripted runtime) applies.
- */
-export function binaryHasStandalone(): boolean {
-  if (standalone === undefined) {
-    const r = spawnSync(serverBin(), ["serve", "--help"], { encoding: "utf8", timeout: 10_000 });
-    standalone = `${r.stdout}${r.stderr}`.includes("--standalone");
-  }
-  return standalone;
 }
 
 const made: string[] = [];
@@ -103,7 +86,9 @@ export async function activate(
   }
   const folder = options.folder === undefined ? ws : options.folder;
   stub.setFolder(folder ?? undefined);
-  const defaults = { "opencodeOrchestrator.serverPath": serverBin(), "opencodeOrchestrator.standalone": binaryHasStandalone() };
+  // Standalone unless a test says otherwise: the workspace's shared daemon does not take
+  // `initializationOptions.config` (docs/CONFIG.md), and the tests set the scripted runtime there.
+  const defaults = { "opencodeOrchestrator.serverPath": serverBin(), "opencodeOrchestrator.standalone": true };
   for (const [k, v] of Object.entries({ ...defaults, ...settings })) stub.config.set(k, v);
   // Loaded here, after test/setup.js pointed `vscode` at the stub (CommonJS, as VS Code loads it).
   // eslint-disable-next-line @typescript-eslint/no-require-imports

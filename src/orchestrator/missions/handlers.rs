@@ -103,6 +103,9 @@ impl Engine {
             None => self.orch.config().missions.budgets.clone(),
         };
         let backend = self.backend()?;
+        backend
+            .available()
+            .map_err(OrchestratorError::BackendUnavailable)?;
         let (session_id, prompt) = match req.session_id {
             Some(session) => {
                 if session.trim().is_empty() {

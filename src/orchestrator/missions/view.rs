@@ -56,7 +56,20 @@ pub fn full(m: &Mission) -> Value {
         .collect();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("triageReason".into(), json!(m.triage_reason));
-        obj.insert("plan".into(), json!(m.plan));
+        // A task's status is its subtasks' (the stored one is not kept up to date).
+        let mut plan = json!(m.plan);
+        if let Some(items) = plan.get_mut("items").and_then(|i| i.as_array_mut()) {
+            for item in items {
+                if let Some(status) = item
+                    .get("id")
+                    .and_then(|i| i.as_str())
+                    .and_then(|id| m.plan.status_of(id))
+                {
+                    item["status"] = json!(status);
+                }
+            }
+        }
+        obj.insert("plan".into(), plan);
         obj.insert("waves".into(), json!(m.plan.waves()));
         obj.insert("budgets".into(), json!(m.budgets));
         obj.insert("taskIds".into(), json!(m.task_ids));

@@ -12,7 +12,7 @@ pub(crate) mod check;
 pub(crate) mod jobs;
 pub(crate) mod kill;
 pub(crate) mod list;
-mod process;
+pub(crate) mod process;
 mod ring;
 pub(crate) mod run;
 
