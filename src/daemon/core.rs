@@ -104,7 +104,10 @@ impl DaemonCore {
             self.bridges.lock().push((client, api.clone()));
         }
         let managed_url = self.opencode.lock().await.as_ref().map(|o| o.url.clone());
-        if url.is_some() && url == managed_url {
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        if let (Some(url), Some(managed)) = (&url, &managed_url)
+            && same(url, managed)
+        {
             self.managed_clients.lock().push(client);
         }
         if matches!(self.slot.provider(), Some(Provider::Http(_))) {

@@ -298,7 +298,7 @@ export function writePlugin(source, { dir = makePluginDir(), name = "plugin.mjs"
  * Build the isolated file system and environment for one OpenCode process.
  * Returns { root, home, dir, env, config }.
  */
-async function prepare({ modelPort, projectDir, plugins = [], config = {}, env = {}, git = false, files = {}, prefill = true }) {
+export async function prepare({ modelPort, projectDir, plugins = [], config = {}, env = {}, git = false, files = {}, prefill = true }) {
   if (!modelPort) throw new Error("modelPort is required (the fake model's port)");
   if (!fs.existsSync(OPENCODE_BIN)) {
     throw new Error(`${OPENCODE_BIN} is missing: run \`npm ci\` in ${HARNESS_DIR}`);

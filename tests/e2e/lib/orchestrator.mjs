@@ -16,9 +16,11 @@ export async function startOrchestrator({
   config = {},
   bridge, // optional: (op, params) => Promise<result>, makes this client the OpenCode bridge
   env = {},
+  standalone = true, // false: `serve` connects to (or starts) the workspace's daemon
 } = {}) {
   const home = mkdtempSync(path.join(tmpdir(), "oo-e2e-orch-"));
-  const child = spawn(ORCHESTRATOR_BIN, ["serve", "--standalone", "--log-file", path.join(home, "server.log")], {
+  const args = standalone ? ["serve", "--standalone"] : ["serve"];
+  const child = spawn(ORCHESTRATOR_BIN, [...args, "--log-file", path.join(home, "server.log")], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, XDG_CONFIG_HOME: home, RUST_LOG: "opencode_orchestrator=debug", ...env },
   });
