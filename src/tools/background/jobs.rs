@@ -938,13 +938,29 @@ async fn pump<R: AsyncRead + Unpin>(
             }
         };
         let chunk = &buf[..n];
+        // The log first, then the ring: whatever check_background has shown is already in
+        // the file, so it survives the orchestrator being killed a moment later.
+        if logging {
+            logging = write_log(&mut log, chunk, cap, &mut written, &mut end).await;
+        }
         if let Some(ring) = job.ring(stream).lock().as_mut() {
             ring.push(chunk);
         }
-        if !logging {
-            continue;
-        }
-        let room = usize::try_from(cap.saturating_sub(written)).unwrap_or(usize::MAX);
+    }
+    end
+}
+
+/// Appends `chunk` to the log up to `cap` bytes in all; false once nothing more is logged.
+async fn write_log(
+    log: &mut tokio::fs::File,
+    chunk: &[u8],
+    cap: u64,
+    written: &mut u64,
+    end: &mut PumpEnd,
+) -> bool {
+    let n = chunk.len();
+    {
+        let room = usize::try_from(cap.saturating_sub(*written)).unwrap_or(usize::MAX);
         let take = room.min(n);
         let result = async {
             log.write_all(&chunk[..take]).await?;
@@ -956,17 +972,17 @@ async fn pump<R: AsyncRead + Unpin>(
             log.flush().await
         }
         .await;
-        written += take as u64;
+        *written += take as u64;
         if take < n {
             end.capped = true;
-            logging = false;
+            return false;
         }
         if let Err(e) = result {
             end.error = Some(format!("writing the job's log failed: {e}"));
-            logging = false;
+            return false;
         }
+        true
     }
-    end
 }
 
 /// SIGTERM to the group, SIGKILL to what is left after `grace`.
