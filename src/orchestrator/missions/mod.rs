@@ -6,11 +6,15 @@
 //! events reach it as messages and are handled one at a time, so a mission's record has one
 //! writer and is committed in the order it changed.
 
+mod continuation;
 mod engine;
 mod handlers;
+mod lifecycle;
 pub mod model;
 pub mod prompts;
+mod verify;
 pub mod view;
+mod work;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
