@@ -216,7 +216,9 @@ test("an L2 mission: the Architect plans three items, two run in parallel", { ti
   assert.ok(sc.requests.some((r) => r.agent === "architect"));
   // Token use as OpenCode reported it, per task and in all (the fake model reports usage).
   assert.ok(mission.spend.tokens > 0, JSON.stringify(mission.spend));
-  assert.ok(mission.taskSpend.length >= 5 && mission.taskSpend.every((t) => t.inputTokens > 0), JSON.stringify(mission.taskSpend));
+  // The architect and the three items at least; the Inspector's own task may still be ending
+  // (its verdict completes the mission before its last turn does).
+  assert.ok(mission.taskSpend.length >= 4 && mission.taskSpend.every((t) => t.inputTokens > 0), JSON.stringify(mission.taskSpend));
   assert.ok(mission.taskSpend.some((t) => !t.inMission), "the Architect's task (outside the plan) counts too");
   const css = mission.context.find((c) => c.itemId === "css");
   assert.deepEqual(css.filesChanged, ["theme.css"]);
