@@ -21,9 +21,12 @@ echo "== OpenCode plugin: build, type check, lint, tests"
 (cd editors/opencode && npm ci --no-audit --no-fund --silent && npm run --silent build \
   && npm run --silent typecheck && npm run --silent lint && npm test)
 
-echo "== VS Code extension: type check, lint, tests (vscode API stubbed, real server)"
+echo "== end-to-end harness: a real OpenCode (npm opencode-ai)"
+(cd tests/e2e && npm ci --no-audit --no-fund --silent)
+
+echo "== VS Code extension: type check, lint, tests (vscode API stubbed; real server, and real OpenCode)"
 (cd editors/vscode && npm ci --no-audit --no-fund --silent \
   && npm run --silent typecheck && npm run --silent lint && npm test)
 
-echo "== end-to-end: a real OpenCode (npm opencode-ai) with a scripted model"
-(cd tests/e2e && npm ci --no-audit --no-fund --silent && npm test)
+echo "== end-to-end: a real OpenCode with a scripted model"
+(cd tests/e2e && npm test)
