@@ -19,6 +19,8 @@ use crate::server::framing::FrameReader;
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Frames read before `initialize` are kept; a client that sends this many first is not one.
 const MAX_EARLY_FRAMES: usize = 64;
+/// Bytes read before `initialize` are kept, up to this many.
+const MAX_EARLY_BYTES: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -137,39 +139,17 @@ struct Seen {
     exit: bool,
 }
 
-/// Reads frames until the `initialize` request; returns the raw bytes read and the workspace,
-/// or why not with the bytes read so far.
+/// Reads frames until the `initialize` request; returns the raw bytes read (all of them, also
+/// any read past it) and the workspace, or why not with the bytes read so far. One pass: the
+/// frame reader reads through a recorder.
 async fn read_until_initialize<R: AsyncRead + Unpin>(
     input: &mut R,
 ) -> Result<(Vec<u8>, PathBuf), (ConnectError, Vec<u8>)> {
-    let mut raw = Vec::new();
-    let mut buf = vec![0u8; 8192];
-    loop {
-        // Frames so far: look for initialize in a fresh reader over the raw bytes.
-        if let Some(found) = find_initialize(&raw).await {
-            return match found {
-                Some(root) => Ok((raw, root)),
-                None => Err((ConnectError::NoWorkspace, raw)),
-            };
-        }
-        let n = match input.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) => return Err((ConnectError::Io(e), raw)),
-        };
-        if n == 0 {
-            return Err((ConnectError::NoInitialize, raw));
-        }
-        raw.extend_from_slice(&buf[..n]);
-        if raw.len() > 64 << 20 {
-            return Err((ConnectError::NoInitialize, raw));
-        }
-    }
-}
-
-/// `Some(Some(root))` once an initialize request is complete in `raw`, `Some(None)` if it
-/// names no workspace, `None` while it has not arrived.
-async fn find_initialize(raw: &[u8]) -> Option<Option<PathBuf>> {
-    let mut reader = FrameReader::new(raw, usize::MAX);
+    let recorder = Recording {
+        inner: input,
+        seen: Vec::new(),
+    };
+    let mut reader = FrameReader::new(recorder, MAX_EARLY_BYTES);
     for _ in 0..MAX_EARLY_FRAMES {
         match reader.next_frame().await {
             Some(Ok(body)) => {
@@ -177,14 +157,46 @@ async fn find_initialize(raw: &[u8]) -> Option<Option<PathBuf>> {
                     continue;
                 };
                 if msg.get("method").and_then(Value::as_str) == Some("initialize") {
-                    return Some(workspace_of(msg.get("params").unwrap_or(&Value::Null)));
+                    let raw = reader.into_inner().seen;
+                    return match workspace_of(msg.get("params").unwrap_or(&Value::Null)) {
+                        Some(root) => Ok((raw, root)),
+                        None => Err((ConnectError::NoWorkspace, raw)),
+                    };
                 }
             }
             Some(Err(_)) => continue,
-            None => return None,
+            None => return Err((ConnectError::NoInitialize, reader.into_inner().seen)),
         }
     }
-    Some(None)
+    Err((ConnectError::NoWorkspace, reader.into_inner().seen))
+}
+
+/// Passes reads through, keeping a copy of every byte (at most [`MAX_EARLY_BYTES`]; past that
+/// the read fails, and the client is served in-process with what was read).
+struct Recording<'a, R> {
+    inner: &'a mut R,
+    seen: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Recording<'_, R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.seen.len() > MAX_EARLY_BYTES {
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "too much input before `initialize`",
+            )));
+        }
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let poll = std::pin::Pin::new(&mut *this.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &poll {
+            this.seen.extend_from_slice(&buf.filled()[before..]);
+        }
+        poll
+    }
 }
 
 fn workspace_of(params: &Value) -> Option<PathBuf> {

@@ -27,7 +27,7 @@ pub fn path_in(dir: &Path, workspace: &Path) -> PathBuf {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .take(24)
         .collect();
-    let hash = fnv1a64(workspace.as_os_str().as_encoded_bytes());
+    let hash = crate::orchestrator::ids::stable_hash(workspace.as_os_str().as_encoded_bytes());
     dir.join(format!("{name}-{hash:016x}.sock"))
 }
 
@@ -63,16 +63,6 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// FNV-1a: stable across builds, so every version finds the same socket for a workspace.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 #[cfg(test)]

@@ -28,6 +28,17 @@ fn id_with(prefix: &str) -> String {
     format!("{prefix}{:011x}{:06x}", now_ms(), suffix)
 }
 
+/// FNV-1a: a hash that is the same in every build and on every platform (std's is not), for
+/// names derived from paths and URLs (socket and cache file names).
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 /// A random number from the OS-seeded hasher (jitter, not cryptography).
 pub fn random_u64() -> u64 {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

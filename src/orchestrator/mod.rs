@@ -9,7 +9,7 @@ mod cancel;
 mod delegate;
 pub mod error;
 pub mod events;
-mod ids;
+pub(crate) mod ids;
 pub mod ledger;
 pub mod missions;
 mod notifier;

@@ -127,6 +127,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The underlying reader (bytes it read ahead and buffered are not given back).
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+
     /// Tell the reader that the body it returned last was rejected (say, it was not JSON), so
     /// stray bytes that follow are taken as its leftovers and dropped without another error.
     /// Changes the frame size limit (the workspace config is only known after `initialize`).

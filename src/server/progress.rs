@@ -75,7 +75,10 @@ async fn on_event(client: &Client, open: &mut HashSet<String>, event: &Event) {
             client,
             &token,
             WorkDoneProgress::Begin(WorkDoneProgressBegin {
-                title: format!("Mission: {}", clip(goal, 80)),
+                title: format!(
+                    "Mission: {}",
+                    crate::orchestrator::missions::prompts::clip(goal, 80)
+                ),
                 cancellable: Some(false),
                 message: Some(message.clone()),
                 percentage,
@@ -155,12 +158,4 @@ fn join(what: &str, items: &str) -> String {
     } else {
         format!("{what}; {items}")
     }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().take(max).collect();
-    if text.chars().count() > max {
-        out.push('…');
-    }
-    out
 }

@@ -45,6 +45,7 @@ pub struct Args {
 #[async_trait]
 impl Tool for CacheDocs {
     const NAME: &'static str = "cache_docs";
+    const REPEATABLE: bool = true;
     const DESCRIPTION: &'static str = "The workspace's documentation cache: pages webfetch \
 read, kept as Markdown under .opencode/docs/ and fresh for a day. `list` shows them, `get` \
 reads one by URL without going to the network, `clear` removes one (url) or all, `stats` \

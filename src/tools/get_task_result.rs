@@ -52,6 +52,7 @@ pub(super) fn describe(task: &Task) -> String {
 #[async_trait]
 impl Tool for GetTaskResult {
     const NAME: &'static str = "get_task_result";
+    const REPEATABLE: bool = true;
     const DESCRIPTION: &'static str = "Get the status and result of a delegated task by its id. \
 Works for every task id delegate_task ever returned, finished or not.";
     type Args = Args;

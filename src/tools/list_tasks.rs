@@ -37,6 +37,7 @@ fn default_limit() -> usize {
 #[async_trait]
 impl Tool for ListTasks {
     const NAME: &'static str = "list_tasks";
+    const REPEATABLE: bool = true;
     const DESCRIPTION: &'static str = "List delegated tasks with their status, newest first. \
 By default only the tasks this session delegated; set all=true for every task.";
     type Args = Args;

@@ -80,6 +80,9 @@ pub enum ToolError {
 pub trait Tool: Send + Sync + 'static {
     const NAME: &'static str;
     const DESCRIPTION: &'static str;
+    /// Called again and again by design (waiting, reading): never counts towards a mission's
+    /// repeated-call breaker.
+    const REPEATABLE: bool = false;
     type Args: DeserializeOwned + JsonSchema + Send;
 
     async fn run(

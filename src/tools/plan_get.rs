@@ -21,6 +21,7 @@ pub struct Args {
 #[async_trait]
 impl Tool for PlanGet {
     const NAME: &'static str = "plan_get";
+    const REPEATABLE: bool = true;
     const DESCRIPTION: &'static str = "Show the mission's plan: each item's status, what is \
 ready, running, failed or blocked, and what finished tasks reported.";
     type Args = Args;

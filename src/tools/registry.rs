@@ -26,6 +26,8 @@ type Caller =
 
 struct Entry {
     info: ToolInfo,
+    /// See [`Tool::REPEATABLE`].
+    repeatable: bool,
     validator: jsonschema::Validator,
     call: Caller,
 }
@@ -98,6 +100,7 @@ impl ToolRegistry {
                     input_schema,
                 },
                 validator,
+                repeatable: T::REPEATABLE,
                 call,
             },
         );
@@ -147,7 +150,9 @@ impl ToolRegistry {
                 field,
             });
         }
-        if let Some(session) = &ctx.session_id {
+        if let Some(session) = &ctx.session_id
+            && !entry.repeatable
+        {
             orchestrator.missions().tool_called(session, name, &args);
         }
         (entry.call)(orchestrator, ctx, args).await

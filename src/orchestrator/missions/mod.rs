@@ -214,21 +214,9 @@ impl Missions {
         .await
     }
 
-    /// Notes a tool call from `session_id`, for the repeated-call breaker.
+    /// Notes a tool call from `session_id`, for the repeated-call breaker (the registry leaves
+    /// out tools that are called again and again by design).
     pub fn tool_called(&self, session_id: &str, name: &str, arguments: &Value) {
-        // Waiting and reading tools are called again and again by design.
-        const PASSIVE: [&str; 7] = [
-            "get_task_result",
-            "check_background",
-            "list_background",
-            "list_tasks",
-            "plan_get",
-            "cache_docs",
-            "mission_status",
-        ];
-        if PASSIVE.contains(&name) {
-            return;
-        }
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         name.hash(&mut h);

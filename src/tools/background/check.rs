@@ -37,6 +37,7 @@ fn default_tail() -> usize {
 #[async_trait]
 impl Tool for CheckBackground {
     const NAME: &'static str = "check_background";
+    const REPEATABLE: bool = true;
     const DESCRIPTION: &'static str = "Show a background job's status (running, exited, failed, \
 timed_out, killed, lost), exit code, duration and the last lines of its stdout and stderr, with \
 the paths of its full logs. Optionally waits up to waitMs for it to finish.";

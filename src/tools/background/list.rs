@@ -31,6 +31,7 @@ fn default_limit() -> usize {
 #[async_trait]
 impl Tool for ListBackground {
     const NAME: &'static str = "list_background";
+    const REPEATABLE: bool = true;
     const DESCRIPTION: &'static str = "List this workspace's background jobs, newest first, with \
 their status (running, exited, failed, timed_out, killed, lost), label and duration. Jobs from \
 before a server restart are included; those that were running then are `lost`.";

@@ -189,7 +189,7 @@ pub fn file_name(url: &str, content_type: &str) -> String {
         "text" => "txt",
         _ => "md",
     };
-    let hash = fnv1a64(url.as_bytes());
+    let hash = crate::orchestrator::ids::stable_hash(url.as_bytes());
     if path.is_empty() {
         format!("{host}_{hash:016x}.{ext}")
     } else {
@@ -220,17 +220,6 @@ fn is_cache_file_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-}
-
-/// FNV-1a: stable across builds and platforms (std's hasher is not), good enough to tell
-/// URLs apart in a file name; the index maps the full URL anyway.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// When an entry of the cache stops being served.
