@@ -44,9 +44,12 @@ impl Orchestrator {
         }
         if let Some(token) = token {
             // The runner aborts the session and records the cancel; wait for that record.
+            // The slot outlives the record for a moment, so a second cancel can still find
+            // the token: only the request that pulled the switch reports the cancel.
+            let first = !token.is_cancelled();
             token.cancel();
             let task = self.wait(task_id, CANCEL_WAIT).await?;
-            let cancelled = task.status == TaskStatus::Cancelled;
+            let cancelled = first && task.status == TaskStatus::Cancelled;
             return Ok(CancelOutcome { task, cancelled });
         }
         let task = core.task(task_id).await?;
