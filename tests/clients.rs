@@ -229,12 +229,14 @@ async fn a_restarted_orchestrator_reattaches_to_sessions_that_still_run() {
         .await
         .unwrap();
     // Wait until it runs in its session, then stop the orchestrator under it.
-    for _ in 0..200 {
-        if first.get(&task.id).await.unwrap().session_id.is_some() {
-            break;
+    // Bounded by TIMEOUT, not a loop count: under a loaded machine the session can take a while.
+    tokio::time::timeout(TIMEOUT, async {
+        while first.get(&task.id).await.unwrap().session_id.is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    })
+    .await
+    .expect("the task never got a session");
     first.shutdown().await;
 
     let second = open(backend.clone()).await;

@@ -34,6 +34,19 @@ async fn mission(c: &mut Client, id: &str) -> Value {
 }
 
 /// Waits for a mission event of `kind`; returns its data.
+/// Polls `mission/get` until `pred` holds (bounded, so a wrong expectation fails instead of hanging).
+async fn mission_until(c: &mut Client, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = mission(c, id).await;
+        if pred(&m) {
+            return m;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never matched: {m}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn wait_for(c: &mut Client, id: &str, kind: &str) -> Value {
     c.events_until(|e| e["type"] == kind && e["data"]["missionId"] == id)
         .await
@@ -149,7 +162,12 @@ async fn an_l2_plan_runs_in_dependency_waves_and_completes_when_the_inspector_pa
     assert!(docs_prompt.contains("files: theme.css"), "{docs_prompt}");
 
     // The session heard it is done, once; todo.md shows the plan.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !h.prompts_of(MAIN).iter().any(|p| p.contains("is complete")) {
+        assert!(tokio::time::Instant::now() < deadline, "never told");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await; // room for a wrong second one
     let prompts = h.prompts_of(MAIN);
     assert_eq!(
         prompts.iter().filter(|p| p.contains("is complete")).count(),
@@ -489,10 +507,9 @@ async fn a_task_budget_stops_the_mission_its_started_tasks_finish_and_resume_goe
     for t in &task_ids {
         c.wait_event("task.completed", t).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let m = mission(&mut c, &id).await;
+    // The engine hears of the endings from the bus, after the events: poll for them.
+    let m = mission_until(&mut c, &id, |m| m["mission"]["progress"]["done"] == 2).await;
     assert_eq!(m["mission"]["status"], "stopped");
-    assert_eq!(m["mission"]["progress"]["done"], 2);
     // Resumed with a larger budget: the rest runs.
     h.default_script("inspector", json!({"reply": "VERDICT: PASS"}));
     c.ok(
