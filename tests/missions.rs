@@ -33,7 +33,6 @@ async fn mission(c: &mut Client, id: &str) -> Value {
         .await
 }
 
-/// Waits for a mission event of `kind`; returns its data.
 /// Polls `mission/get` until `pred` holds (bounded, so a wrong expectation fails instead of hanging).
 async fn mission_until(c: &mut Client, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -47,6 +46,7 @@ async fn mission_until(c: &mut Client, id: &str, pred: impl Fn(&Value) -> bool) 
     }
 }
 
+/// Waits for a mission event of `kind`; returns its data.
 async fn wait_for(c: &mut Client, id: &str, kind: &str) -> Value {
     c.events_until(|e| e["type"] == kind && e["data"]["missionId"] == id)
         .await
@@ -57,15 +57,22 @@ async fn wait_for(c: &mut Client, id: &str, kind: &str) -> Value {
 
 /// A mission in `MAIN`, whose Commander turn is "in progress" (the session is held busy).
 async fn start_mission(config: Value) -> (Client, ScriptedHandle, Workspace, String) {
+    start_mission_with(config, json!({})).await
+}
+
+/// `start_mission` with more `mission/start` params (budgets).
+async fn start_mission_with(
+    config: Value,
+    extra: Value,
+) -> (Client, ScriptedHandle, Workspace, String) {
     let (mut c, h, ws) = start(config).await;
     h.add_session(MAIN);
     h.hold_busy(MAIN);
-    let r = c
-        .ok(
-            "orchestrator/mission/start",
-            json!({"goal": "Add dark mode to the app", "sessionId": MAIN}),
-        )
-        .await;
+    let mut params = json!({"goal": "Add dark mode to the app", "sessionId": MAIN});
+    if let (Some(p), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        p.extend(extra.clone());
+    }
+    let r = c.ok("orchestrator/mission/start", params).await;
     let id = r["mission"]["missionId"].as_str().unwrap().to_string();
     assert_eq!(r["mission"]["status"], "active");
     (c, h, ws, id)
@@ -975,4 +982,97 @@ async fn work_the_commander_delegated_itself_defers_the_continuation() {
     assert!(prompts[0].contains("background task"), "{prompts:?}");
     assert!(prompts[0].contains("found it"), "{prompts:?}");
     assert!(prompts[1].contains("is not complete"), "{prompts:?}");
+}
+
+/// The Commander's own `delegate_task` call, as a background task; returns the task id.
+async fn delegate_in(c: &mut Client, session: &str, script: Value) -> String {
+    let prompt = json!({ "script": script }).to_string();
+    let r = tool_in(
+        c,
+        session,
+        "delegate_task",
+        json!({"agent": "researcher", "description": "look around", "prompt": prompt}),
+    )
+    .await;
+    r["metadata"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn work_the_commander_delegates_itself_belongs_to_the_mission_and_stops_with_it() {
+    let (mut c, _h, ws, id) = start_mission(fast()).await;
+    let helper = delegate_in(&mut c, MAIN, json!({"hang": true})).await;
+    c.wait_event("task.started", &helper).await;
+    let m = mission_until(&mut c, &id, |m| m["mission"]["delegatedTasks"] == 1).await;
+    let d = &m["mission"]["delegated"][0];
+    assert_eq!(d["taskId"], helper.as_str());
+    assert_eq!(d["agent"], "researcher");
+    assert_eq!(d["running"], true);
+    assert!(
+        m["journal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "delegated" && e["text"] == "researcher: look around"),
+        "{m}"
+    );
+
+    // Cancelling the mission cancels it too, and says so.
+    let r = c
+        .ok("orchestrator/mission/cancel", json!({"missionId": id}))
+        .await;
+    assert_eq!(r["cancelledTasks"], json!([helper]));
+    c.wait_event("task.cancelled", &helper).await;
+    mission_until(&mut c, &id, |m| {
+        m["mission"]["delegated"][0]["running"] == false
+    })
+    .await;
+    assert_eq!(c.shutdown().await.exit_code, 0);
+
+    // The mission remembers it across a restart.
+    let (source, _h) = scripted();
+    let mut c = connect(source);
+    c.initialize(&ws.root(), fast()).await;
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["delegated"][0]["taskId"], helper.as_str());
+    assert_eq!(m["mission"]["delegated"][0]["running"], false);
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn delegations_count_towards_the_task_budget_and_the_spend() {
+    let (mut c, h, _ws, id) = start_mission_with(fast(), json!({"budgets": {"maxTasks": 1}})).await;
+    let usage = json!({"inputTokens": 30, "outputTokens": 12, "reasoningTokens": 0, "cost": 0.25});
+    let first = delegate_in(
+        &mut c,
+        MAIN,
+        json!({"gate": "first", "reply": "found", "usage": usage}),
+    )
+    .await;
+    c.wait_event("task.started", &first).await;
+    // One more than the budget: the mission stops and that task is cancelled; the first,
+    // within the budget, runs on and its spend counts.
+    let second = delegate_in(&mut c, MAIN, json!({"hang": true})).await;
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    assert!(
+        stopped["reason"].as_str().unwrap().contains("maxTasks"),
+        "{stopped}"
+    );
+    c.wait_event("task.cancelled", &second).await;
+    assert_eq!(task(&mut c, &first).await["status"], "running");
+    h.open_gate("first");
+    c.wait_event("task.completed", &first).await;
+    let m = mission_until(&mut c, &id, |m| m["mission"]["spend"]["tokens"] == 42).await;
+    assert_eq!(m["mission"]["spend"]["cost"], 0.25);
+    assert_eq!(m["mission"]["delegatedTasks"], 2);
+    assert_eq!(m["mission"]["status"], "stopped");
+
+    // Once the mission is not active, the session's delegations are the user's own.
+    let later = delegate_in(&mut c, MAIN, json!({"reply": "mine"})).await;
+    c.wait_event("task.completed", &later).await;
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["delegatedTasks"], 2);
+    assert_eq!(c.shutdown().await.exit_code, 0);
 }

@@ -220,6 +220,11 @@ test("an L2 mission: the Architect plans three items, two run in parallel", { ti
   // (its verdict completes the mission before its last turn does).
   assert.ok(mission.taskSpend.length >= 4 && mission.taskSpend.every((t) => t.inputTokens > 0), JSON.stringify(mission.taskSpend));
   assert.ok(mission.taskSpend.some((t) => !t.inMission), "the Architect's task (outside the plan) counts too");
+  // The mission adopted the Architect's task, delegated from its session outside the plan.
+  assert.deepEqual(
+    mission.delegated.map((d) => [d.agent, d.running]),
+    [["architect", false]],
+  );
   const css = mission.context.find((c) => c.itemId === "css");
   assert.deepEqual(css.filesChanged, ["theme.css"]);
   assert.equal(css.reported, true);

@@ -251,6 +251,7 @@ export class MissionTreeModel {
       m.summary = this.merged(m, summaryOf(full), keepSummary);
     }
     for (const id of full.taskIds ?? []) if (!this.tasks.has(id)) this.wantTask(id);
+    for (const d of full.delegated ?? []) if (!this.tasks.has(d.taskId)) this.wantTask(d.taskId);
     for (const s of full.taskSpend ?? []) if (!this.tasks.has(s.taskId)) this.wantTask(s.taskId);
     this.changed();
   }
@@ -551,7 +552,7 @@ export class MissionTreeModel {
 
   /**
    * The mission a task belongs to: its `missionId`; else the mission whose `mission/get` lists
-   * it (`taskIds`, `taskSpend`); else the mission whose session delegated it (the Architect's
+   * it (`taskIds`, `delegated`, `taskSpend`); else the mission whose session delegated it (the Architect's
    * task, whose summary has no `missionId`).
    */
   private missionOf(t: TaskSummary): string | undefined {
@@ -561,6 +562,7 @@ export class MissionTreeModel {
       const bySession = new Map<string, string>();
       for (const [id, m] of this.missions) {
         for (const taskId of m.details?.taskIds ?? []) byTask.set(taskId, id);
+        for (const d of m.details?.delegated ?? []) byTask.set(d.taskId, id);
         for (const s of m.details?.taskSpend ?? []) byTask.set(s.taskId, id);
         if (m.summary.sessionId) bySession.set(m.summary.sessionId, id);
       }
@@ -580,6 +582,7 @@ export class MissionTreeModel {
     const ids = new Set<string>();
     for (const t of this.tasks.values()) if (this.missionOf(t.summary) === missionId) ids.add(t.summary.taskId);
     for (const id of details?.taskIds ?? []) ids.add(id);
+    for (const d of details?.delegated ?? []) ids.add(d.taskId);
     for (const s of details?.taskSpend ?? []) ids.add(s.taskId);
     const out: TaskSummary[] = [];
     for (const id of ids) {

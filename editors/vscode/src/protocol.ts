@@ -80,11 +80,20 @@ export interface TaskSpend {
   cost: number;
 }
 
+export interface DelegatedTask {
+  taskId: string;
+  agent: string;
+  description: string;
+  running: boolean;
+}
+
 /** `mission/get`'s `mission`. */
 export interface MissionFull extends MissionSummary {
   triageReason?: string | null;
   plan?: { items: PlanItem[]; revision: number };
   taskIds?: string[];
+  /** Tasks delegated under the mission outside its plan (the Commander's own, and theirs). */
+  delegated?: DelegatedTask[];
   taskSpend?: TaskSpend[];
   rounds?: Array<{ round: number; taskId?: string; verdict?: string; evidence?: string; fixItems?: string[] }>;
 }

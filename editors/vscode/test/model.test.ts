@@ -233,6 +233,18 @@ describe("MissionTreeModel", () => {
     model.dispose();
   });
 
+  test("a task the server lists as delegated under the mission is under it, whoever delegated it", () => {
+    const { model } = harness();
+    // Delegated by one of the mission's tasks: its parent session is not the mission's.
+    model.setMissionDetails(
+      details({ taskIds: [], taskSpend: [], delegated: [{ taskId: "tsk_lib", agent: "librarian", description: "read the docs", running: false }] }),
+    );
+    model.applyEvent(taskEvent(1, "task.completed", "tsk_lib", "completed", { agent: "librarian", description: "read the docs", parentSessionId: "ses_child" }));
+    assert.equal(model.parent(model.taskNode("tsk_lib"))?.id, `mission:${M}`);
+    assert.deepEqual(labels(model, model.children(model.otherNode())), []);
+    model.dispose();
+  });
+
   test("mission/start's reply coming after the mission's events does not undo them", () => {
     const { model } = harness();
     model.applyEvent(missionEvent(1, "mission.started", "active", { goal: "Add dark mode" }));

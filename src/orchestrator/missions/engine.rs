@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::model::{Mission, MissionStatus, Spend};
+use super::model::{DelegatedTask, Mission, MissionStatus, Spend};
 use super::{Command, prompts};
 use crate::orchestrator::backend::{SessionBackend, SessionErrorKind, SessionEvent};
 use crate::orchestrator::events::{Event, EventDraft};
 use crate::orchestrator::ledger::{JournalDraft, MissionRow, Op};
 use crate::orchestrator::plan::render;
-use crate::orchestrator::task::now_ms;
+use crate::orchestrator::task::{Task, now_ms};
 use crate::orchestrator::{Orchestrator, OrchestratorError};
 
 /// The file humans read the plan in, relative to the workspace.
@@ -118,6 +118,9 @@ impl Engine {
         for task in &mission.task_ids {
             self.by_task.insert(task.clone(), mission.id.clone());
         }
+        for d in &mission.delegated {
+            self.under.insert(d.task_id.clone(), mission.id.clone());
+        }
         self.missions.insert(mission.id.clone(), mission);
     }
 
@@ -134,7 +137,11 @@ impl Engine {
                 if let Ok(task) = self.orch.get(&task_id).await
                     && task.status.is_terminal()
                 {
-                    self.task_ended(&task).await;
+                    if self.by_task.contains_key(&task_id) {
+                        self.task_ended(&task).await;
+                    } else {
+                        self.delegated_ended(&id, &task).await;
+                    }
                 }
             }
             self.schedule_check(&id, Duration::ZERO);
@@ -164,7 +171,7 @@ impl Engine {
             return;
         };
         if !self.by_task.contains_key(task_id) {
-            self.other_task_event(event, task_id).await;
+            self.delegated_task_event(event, task_id).await;
             return;
         }
         match self.orch.get(task_id).await {
@@ -174,28 +181,19 @@ impl Engine {
         }
     }
 
-    /// A task outside the plan: if it works under a mission (delegated by its session or by
-    /// one of its tasks), remember that, and count its spend when it ends.
-    async fn other_task_event(&mut self, event: &Event, task_id: &str) {
+    /// A task outside the plan: if it was delegated under an active mission (by its session
+    /// or by one of its tasks), the mission adopts it; its ending counts its spend.
+    async fn delegated_task_event(&mut self, event: &Event, task_id: &str) {
         let mission = match self.under.get(task_id) {
-            Some(id) => Some(id.clone()),
+            Some(id) => id.clone(),
             None => {
-                let data = &event.data;
-                let by_parent_task = data
-                    .get("parentTaskId")
-                    .and_then(Value::as_str)
-                    .and_then(|t| self.by_task.get(t).or_else(|| self.under.get(t)));
-                let by_session = data
-                    .get("parentSessionId")
-                    .and_then(Value::as_str)
-                    .and_then(|s| self.by_session.get(s));
-                by_parent_task.or(by_session).cloned()
+                let Some(id) = self.adopting_mission(&event.data) else {
+                    return;
+                };
+                self.adopt(&id, event, task_id).await;
+                id
             }
         };
-        let Some(mission) = mission else {
-            return;
-        };
-        self.under.insert(task_id.to_string(), mission.clone());
         if !matches!(
             event.kind.as_str(),
             "task.completed"
@@ -206,19 +204,92 @@ impl Engine {
         ) {
             return;
         }
-        let Ok(task) = self.orch.get(task_id).await else {
+        if let Ok(task) = self.orch.get(task_id).await {
+            self.delegated_ended(&mission, &task).await;
+        }
+    }
+
+    /// The active mission a new task works under: its parent task's, or its parent session's.
+    fn adopting_mission(&self, data: &Value) -> Option<String> {
+        let by_parent_task = data
+            .get("parentTaskId")
+            .and_then(Value::as_str)
+            .and_then(|t| self.by_task.get(t).or_else(|| self.under.get(t)));
+        let by_session = data
+            .get("parentSessionId")
+            .and_then(Value::as_str)
+            .and_then(|s| self.by_session.get(s));
+        let id = by_parent_task.or(by_session)?;
+        // A paused or ended mission's session is the user's again: their work is their own.
+        (self.missions.get(id)?.status == MissionStatus::Active).then(|| id.clone())
+    }
+
+    /// Records a task delegated under the mission. One past `maxTasks` stops the mission and is
+    /// cancelled itself; the tasks started within the budget run on.
+    async fn adopt(&mut self, id: &str, event: &Event, task_id: &str) {
+        let Some(m) = self.missions.get_mut(id) else {
             return;
         };
-        if let (Some(usage), Some(m)) = (&task.usage, self.missions.get_mut(&mission)) {
+        let text = |k: &str| {
+            event
+                .data
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (agent, description) = (text("agent"), text("description"));
+        m.delegated.push(DelegatedTask {
+            task_id: task_id.to_string(),
+            agent: agent.clone(),
+            description: description.clone(),
+            running: true,
+        });
+        self.under.insert(task_id.to_string(), id.to_string());
+        self.save_quietly(
+            id,
+            vec![(
+                "delegated".into(),
+                format!("{agent}: {description}"),
+                json!({"taskId": task_id, "agent": agent}),
+            )],
+            Vec::new(),
+        )
+        .await;
+        if let Some(reason) = self.over_task_budget(id) {
+            let orch = self.orch.clone();
+            let task = task_id.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = orch.cancel(&task).await {
+                    tracing::warn!(task, "cannot cancel a task past the mission's budget: {e}");
+                }
+            });
+            self.stop_for_tasks(id, &reason).await;
+        }
+    }
+
+    /// A delegated task ended: it no longer runs, and its spend counts.
+    pub(super) async fn delegated_ended(&mut self, id: &str, task: &Task) {
+        let Some(m) = self.missions.get_mut(id) else {
+            return;
+        };
+        let Some(d) = m.delegated.iter_mut().find(|d| d.task_id == task.id) else {
+            return;
+        };
+        if !d.running {
+            return; // already seen (an event and a reconcile can both report it)
+        }
+        d.running = false;
+        if let Some(usage) = &task.usage {
             let mut spend = Spend::default();
             spend.add(usage);
             m.task_spend.insert(task.id.clone(), spend);
-            self.save_quietly(&mission, Vec::new(), Vec::new()).await;
-            if let Some(reason) = self.over_budget(&mission)
-                && self.missions[&mission].status == MissionStatus::Active
-            {
-                self.stop(&mission, &reason).await;
-            }
+        }
+        self.save_quietly(id, Vec::new(), Vec::new()).await;
+        if let Some(reason) = self.over_budget(id)
+            && self.missions[id].status == MissionStatus::Active
+        {
+            self.stop(id, &reason).await;
         }
     }
 
@@ -391,5 +462,12 @@ pub(super) fn running_tasks(mission: &Mission) -> Vec<String> {
     if let Some(round) = mission.open_round() {
         tasks.push(round.task_id.clone());
     }
+    tasks.extend(
+        mission
+            .delegated
+            .iter()
+            .filter(|d| d.running)
+            .map(|d| d.task_id.clone()),
+    );
     tasks
 }

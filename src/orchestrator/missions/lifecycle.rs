@@ -70,8 +70,20 @@ impl Engine {
     pub(super) fn no_task_left(&self, id: &str) -> Option<String> {
         let mission = self.missions.get(id)?;
         let max = mission.budgets.max_tasks?;
-        (mission.task_ids.len() >= max as usize)
+        (mission.tasks_started() >= max as usize)
             .then(|| format!("budget: the mission has started {max} tasks (maxTasks)"))
+    }
+
+    /// Why a task already delegated under the mission is one too many (`maxTasks`), if so.
+    pub(super) fn over_task_budget(&self, id: &str) -> Option<String> {
+        let mission = self.missions.get(id)?;
+        let max = mission.budgets.max_tasks?;
+        (mission.tasks_started() > max as usize).then(|| {
+            format!(
+                "budget: a task delegated under the mission would be task {} of {max} (maxTasks); it was cancelled",
+                mission.tasks_started()
+            )
+        })
     }
 
     /// Stops a mission that needs a task its `maxTasks` does not allow. The tasks it already

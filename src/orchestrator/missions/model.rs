@@ -105,6 +105,17 @@ pub struct Round {
     pub fix_items: Vec<String>,
 }
 
+/// A task delegated under a mission outside its plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegatedTask {
+    pub task_id: String,
+    pub agent: String,
+    pub description: String,
+    /// False once its ending has been seen.
+    pub running: bool,
+}
+
 /// Token and cost use, summed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -160,6 +171,10 @@ pub struct Mission {
     pub budgets: Budgets,
     /// Every task the mission started, in order.
     pub task_ids: Vec<String>,
+    /// Tasks delegated under the mission outside its plan (by the Commander or by one of the
+    /// mission's tasks), in order: they count towards its budgets and stop with it.
+    #[serde(default)]
+    pub delegated: Vec<DelegatedTask>,
     /// Reports given with task_report before the task ended, by task id.
     #[serde(default)]
     pub reports: BTreeMap<String, Report>,
@@ -213,6 +228,7 @@ impl Mission {
             plan: Plan::new(),
             budgets,
             task_ids: Vec::new(),
+            delegated: Vec::new(),
             reports: BTreeMap::new(),
             context: Vec::new(),
             rounds: Vec::new(),
@@ -252,6 +268,12 @@ impl Mission {
         self.status = status;
         self.reason = reason;
         self.updated_at = now;
+    }
+
+    /// Tasks counted against `maxTasks`: the plan's and verification's, and those delegated
+    /// under the mission.
+    pub fn tasks_started(&self) -> usize {
+        self.task_ids.len() + self.delegated.len()
     }
 
     /// Everything spent: the session's own turns and every task.

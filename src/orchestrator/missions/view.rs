@@ -25,6 +25,7 @@ pub fn summary(m: &Mission) -> Value {
             "line": render::progress_line(&progress),
         },
         "tasks": m.task_ids.len(),
+        "delegatedTasks": m.delegated.len(),
         "continuations": m.continuations,
         "verificationRounds": m.rounds.len(),
         "spend": {
@@ -73,6 +74,7 @@ pub fn full(m: &Mission) -> Value {
         obj.insert("waves".into(), json!(m.plan.waves()));
         obj.insert("budgets".into(), json!(m.budgets));
         obj.insert("taskIds".into(), json!(m.task_ids));
+        obj.insert("delegated".into(), json!(m.delegated));
         obj.insert(
             "sessionSpend".into(),
             json!({"inputTokens": m.session_spend.input_tokens,
