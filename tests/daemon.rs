@@ -147,6 +147,13 @@ impl Client {
     }
 
     fn call(&mut self, method: &str, params: Value) -> Value {
+        let msg = self.request(method, params);
+        assert!(msg.get("error").is_none(), "{method}: {msg}");
+        msg["result"].clone()
+    }
+
+    /// The whole reply: a result or an error.
+    fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
@@ -157,8 +164,7 @@ impl Client {
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("no reply to {method}"));
             if msg["id"] == json!(id) && msg.get("method").is_none() {
-                assert!(msg.get("error").is_none(), "{method}: {msg}");
-                return msg["result"].clone();
+                return msg;
             }
             if msg["method"] == "orchestrator/event" {
                 self.events.push(msg["params"].clone());
@@ -359,5 +365,25 @@ fn a_client_naming_no_workspace_is_served_in_process() {
     let r = c.call("initialize", json!({"capabilities": {}}));
     assert_eq!(r["serverInfo"]["name"], "opencode-orchestrator");
     assert_eq!(c.finish(), Some(0));
+    assert_eq!(env.daemons(), 0);
+}
+
+#[test]
+fn a_daemon_that_cannot_start_is_not_restarted_and_the_client_hears_why() {
+    let env = Env::new(60);
+    // A config the daemon refuses: it would fail the same way however often it is started.
+    std::fs::write(
+        env.ws.join(".opencode/orchestrator.json"),
+        json!({"backend": "scripted", "daemon": {"idleSeconds": "soon"}}).to_string(),
+    )
+    .unwrap();
+    let mut c = env.client();
+    let r = c.request(
+        "initialize",
+        json!({"capabilities": {}, "initializationOptions": {"workspaceRoot": env.ws}}),
+    );
+    // Served in process instead, where the same config error reaches the client.
+    let message = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("idleSeconds"), "{r}");
     assert_eq!(env.daemons(), 0);
 }

@@ -102,12 +102,14 @@ where
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            // The watcher first: once the daemon has `exit` it closes the connection and this
+            // task is stopped, and the watcher must have had it by then. Best effort: never
+            // let it hold the client up.
+            let _ = tokio::time::timeout(Duration::from_millis(50), watch_tx.write_all(&buf[..n]))
+                .await;
             if to_daemon.write_all(&buf[..n]).await.is_err() {
                 break;
             }
-            // The watcher is best effort: never let it hold the client up.
-            let _ = tokio::time::timeout(Duration::from_millis(50), watch_tx.write_all(&buf[..n]))
-                .await;
         }
         let _ = to_daemon.shutdown().await;
     });
@@ -219,11 +221,14 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        // On bytes: a `%` before a multi-byte character must not split it.
         if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
         {
-            out.push(b);
+            out.push(hi << 4 | lo);
             i += 3;
             continue;
         }
@@ -231,6 +236,10 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Follows the client's frames for `shutdown` and `exit`.
@@ -296,6 +305,9 @@ async fn connect_or_start(workspace: &Path, socket: &Path) -> Result<UnixStream,
             return Ok(stream);
         }
         if tokio::time::Instant::now() >= deadline {
+            // Not left to bind later next to the in-process server this client falls back to.
+            let _ = child.kill();
+            let _ = child.wait();
             return Err(ConnectError::Daemon(format!(
                 "the daemon for {} did not answer on {} within {START_TIMEOUT:?}; see its log \
                  (`opencode-orchestrator log-path`)",
@@ -304,13 +316,54 @@ async fn connect_or_start(workspace: &Path, socket: &Path) -> Result<UnixStream,
             )));
         }
         // A daemon that lost the race, or found the old one still shutting down, exits at
-        // once: start another until one listens.
-        if let Ok(Some(_)) = child.try_wait() {
+        // once and with success: start another until one listens. One that failed (a bad
+        // config file, a ledger it cannot open) would fail again.
+        if let Ok(Some(status)) = child.try_wait() {
+            if !status.success() {
+                return Err(ConnectError::Daemon(format!(
+                    "the daemon for {} could not start ({status}); see its log \
+                     (`opencode-orchestrator log-path`)",
+                    workspace.display()
+                )));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
             if UnixStream::connect(socket).await.is_err() {
                 child = start()?;
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes_and_never_splits_a_character() {
+        assert_eq!(percent_decode("/home/u/my%20project"), "/home/u/my project");
+        assert_eq!(percent_decode("/a/%C3%A9t%C3%A9"), "/a/été");
+        // A `%` before a multi-byte character, or at the end, is kept as it is.
+        assert_eq!(percent_decode("/a/50%€"), "/a/50%€");
+        assert_eq!(percent_decode("/a/%1é"), "/a/%1é");
+        assert_eq!(percent_decode("/a/100%"), "/a/100%");
+        assert_eq!(percent_decode("/a/%zz"), "/a/%zz");
+    }
+
+    #[test]
+    fn the_workspace_comes_from_the_options_then_the_folders_then_the_root_uri() {
+        let p = json!({"initializationOptions": {"workspaceRoot": "/w/opts"},
+                       "workspaceFolders": [{"uri": "file:///w/folder", "name": "f"}]});
+        assert_eq!(workspace_of(&p), Some(PathBuf::from("/w/opts")));
+        let p = json!({"workspaceFolders": [{"uri": "file:///w/my%20folder", "name": "f"}],
+                       "rootUri": "file:///w/root"});
+        assert_eq!(workspace_of(&p), Some(PathBuf::from("/w/my folder")));
+        assert_eq!(
+            workspace_of(&json!({"rootUri": "file:///w/root"})),
+            Some(PathBuf::from("/w/root"))
+        );
+        assert_eq!(workspace_of(&json!({"rootUri": "untitled:x"})), None);
+        assert_eq!(workspace_of(&json!({})), None);
     }
 }
