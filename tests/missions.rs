@@ -1076,3 +1076,183 @@ async fn delegations_count_towards_the_task_budget_and_the_spend() {
     assert_eq!(m["mission"]["delegatedTasks"], 2);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+/// Triage L2 and a one-item plan in `MAIN`, dispatched; the Commander's turn ends.
+async fn one_item_dispatched(c: &mut Client, h: &ScriptedHandle) {
+    tool_in(
+        c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("impl", "builder", &[], json!({"reply": "implemented"}))]}),
+    )
+    .await;
+    tool_in(c, MAIN, "plan_dispatch", json!({})).await;
+    h.release(MAIN);
+}
+
+#[tokio::test]
+async fn cancelling_during_verification_is_no_verdict() {
+    let (mut c, h, _ws, id) = start_mission(fast()).await;
+    h.script_agent("inspector", json!({"hang": true}));
+    one_item_dispatched(&mut c, &h).await;
+    let verifying = wait_for(&mut c, &id, "mission.verifying").await;
+    let inspector = verifying["taskId"].as_str().unwrap().to_string();
+    c.wait_event("task.started", &inspector).await;
+    let r = c
+        .ok("orchestrator/mission/cancel", json!({"missionId": id}))
+        .await;
+    assert_eq!(r["cancelledTasks"], json!([inspector]));
+    // Once the engine has the Inspector's ending, the round is still without a verdict and
+    // the plan without fix items.
+    let m = mission_until(&mut c, &id, |m| {
+        m["mission"]["context"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["taskId"] == inspector.as_str())
+    })
+    .await;
+    let mm = &m["mission"];
+    assert_eq!(mm["status"], "cancelled");
+    assert_eq!(mm["rounds"][0].get("verdict"), None, "{mm}");
+    assert!(
+        mm["rounds"][0]["abandoned"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled by the user"),
+        "{mm}"
+    );
+    assert_eq!(
+        mm["plan"]["items"].as_array().unwrap().len(),
+        1,
+        "no fix items"
+    );
+    let kinds: Vec<&str> = m["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"verdict"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn resuming_after_the_verification_rounds_ran_out_verifies_again() {
+    let config = json!({"missions": {"continueDelayMs": 0, "maxVerifyRounds": 1}});
+    let (mut c, h, _ws, id) = start_mission(config).await;
+    h.script_agent(
+        "inspector",
+        json!({"reply": "The toggle test fails.\nVERDICT: FAIL"}),
+    );
+    h.default_script("inspector", json!({"reply": "VERDICT: PASS"}));
+    one_item_dispatched(&mut c, &h).await;
+    // Round 1 fails, its fix is done, and a second round is one more than allowed.
+    let stopped = wait_for(&mut c, &id, "mission.stopped").await;
+    let reason = stopped["reason"].as_str().unwrap();
+    assert!(reason.contains("maxVerifyRounds"), "{reason}");
+    assert!(reason.contains("toggle test fails"), "{reason}");
+    c.ok("orchestrator/mission/resume", json!({"missionId": id}))
+        .await;
+    let done = wait_for(&mut c, &id, "mission.completed").await;
+    assert_eq!(done["round"], 2);
+}
+
+#[tokio::test]
+async fn a_task_delegated_before_the_mission_stays_the_users() {
+    let (mut c, h, _ws) = start(fast()).await;
+    h.add_session(MAIN);
+    h.hold_busy(MAIN);
+    let usage = json!({"inputTokens": 500, "outputTokens": 0, "reasoningTokens": 0, "cost": 1.0});
+    let early = delegate_in(&mut c, MAIN, json!({"gate": "early", "usage": usage})).await;
+    c.wait_event("task.started", &early).await;
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Later", "sessionId": MAIN}),
+        )
+        .await;
+    let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+    h.open_gate("early");
+    c.wait_event("task.completed", &early).await;
+    // One delegated now is the mission's; the engine has seen the early one's ending by then.
+    let now = delegate_in(&mut c, MAIN, json!({"reply": "mine"})).await;
+    let m = mission_until(&mut c, &id, |m| m["mission"]["delegatedTasks"] == 1).await;
+    assert_eq!(m["mission"]["delegated"][0]["taskId"], now.as_str());
+    assert_eq!(m["mission"]["spend"]["tokens"], 0);
+}
+
+#[tokio::test]
+async fn todo_md_shows_every_open_missions_plan() {
+    let (mut c, h, ws, first) = start_mission(fast()).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("first-item", "builder", &[], json!({"hang": true}))]}),
+    )
+    .await;
+    h.add_session("ses_second");
+    h.hold_busy("ses_second");
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Second goal", "sessionId": "ses_second"}),
+        )
+        .await;
+    let second = r["mission"]["missionId"].as_str().unwrap().to_string();
+    tool_in(
+        &mut c,
+        "ses_second",
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        "ses_second",
+        "plan_edit",
+        json!({"edits": [item("second-item", "builder", &[], json!({"hang": true}))]}),
+    )
+    .await;
+    let todo = || std::fs::read_to_string(ws.root().join(".opencode/todo.md")).unwrap();
+    let both = todo();
+    assert!(
+        both.contains("first-item") && both.contains("second-item"),
+        "{both}"
+    );
+    // The newest first.
+    assert!(
+        both.find("Second goal") < both.find("Add dark mode"),
+        "{both}"
+    );
+
+    c.ok("orchestrator/mission/cancel", json!({"missionId": second}))
+        .await;
+    let one = todo();
+    assert!(
+        one.contains("first-item") && !one.contains("second-item"),
+        "{one}"
+    );
+    c.ok("orchestrator/mission/cancel", json!({"missionId": first}))
+        .await;
+    // None open: the newest finished one's last state.
+    let last = todo();
+    assert!(
+        last.contains("second-item") && !last.contains("first-item"),
+        "{last}"
+    );
+}

@@ -95,7 +95,7 @@ export interface MissionFull extends MissionSummary {
   /** Tasks delegated under the mission outside its plan (the Commander's own, and theirs). */
   delegated?: DelegatedTask[];
   taskSpend?: TaskSpend[];
-  rounds?: Array<{ round: number; taskId?: string; verdict?: string; evidence?: string; fixItems?: string[] }>;
+  rounds?: Array<{ round: number; taskId?: string; verdict?: string; evidence?: string; fixItems?: string[]; abandoned?: string }>;
 }
 
 export interface Usage {

@@ -87,9 +87,14 @@ impl Engine {
             return;
         }
         if mission.auto_dispatch && !mission.plan.ready_leaves().is_empty() {
-            match self.dispatch_ready(id).await {
-                Ok(started) if !started.is_empty() => return,
-                _ => {}
+            let _ = self.dispatch_ready(id).await;
+            // Dispatching may have started work (which wakes the mission when it ends) or
+            // stopped the mission (a budget): either way there is nothing to say now.
+            let Some(mission) = self.missions.get(id) else {
+                return;
+            };
+            if mission.status != MissionStatus::Active || !running_tasks(mission).is_empty() {
+                return;
             }
         }
         // Loop breakers.

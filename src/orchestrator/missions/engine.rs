@@ -181,18 +181,21 @@ impl Engine {
         }
     }
 
-    /// A task outside the plan: if it was delegated under an active mission (by its session
+    /// A task outside the plan: if it is delegated under an active mission (by its session
     /// or by one of its tasks), the mission adopts it; its ending counts its spend.
     async fn delegated_task_event(&mut self, event: &Event, task_id: &str) {
         let mission = match self.under.get(task_id) {
             Some(id) => id.clone(),
-            None => {
+            // Adopted when it is delegated, never later: a task the user delegated before
+            // the mission started or while it was paused stays theirs.
+            None if event.kind == "task.queued" => {
                 let Some(id) = self.adopting_mission(&event.data) else {
                     return;
                 };
                 self.adopt(&id, event, task_id).await;
                 id
             }
+            None => return,
         };
         if !matches!(
             event.kind.as_str(),
@@ -403,12 +406,8 @@ impl Engine {
             }
             ops.push(Op::Event(EventDraft::new(kind, data)));
         }
-        let todo = (!mission.plan.is_empty()).then(|| {
-            let level = mission.level.map(|l| format!("{l:?}")).unwrap_or_default();
-            render::todo_markdown(&mission.plan, &mission.goal, &level)
-        });
         self.orch.ledger().commit(ops).await?;
-        if let Some(todo) = todo {
+        if let Some(todo) = self.todo_text(id) {
             // Written here, in commit order, and renamed into place: the file never shows an
             // older plan, or half of one.
             let path = self.orch.workspace_root().join(TODO_FILE);
@@ -417,6 +416,29 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// `.opencode/todo.md` after a change to mission `id`: the plans of the missions still
+    /// open, newest first, or when none is, the newest finished one's. None when `id` has no
+    /// plan (the file would not change).
+    fn todo_text(&self, id: &str) -> Option<String> {
+        let with_plan = || self.missions.values().filter(|m| !m.plan.is_empty());
+        let mut shown: Vec<&Mission> = with_plan().filter(|m| !m.status.is_final()).collect();
+        if shown.is_empty() {
+            shown.extend(with_plan().max_by_key(|m| (m.created_at, m.id.as_str())));
+        }
+        if self.missions.get(id).is_none_or(|m| m.plan.is_empty()) {
+            return None;
+        }
+        shown.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id.as_str())));
+        let parts: Vec<String> = shown
+            .iter()
+            .map(|m| {
+                let level = m.level.map(|l| format!("{l:?}")).unwrap_or_default();
+                render::todo_markdown(&m.plan, &m.goal, &level)
+            })
+            .collect();
+        Some(parts.join("\n---\n\n"))
     }
 
     /// Saves, logging instead of failing: for changes nobody is waiting on.

@@ -138,24 +138,34 @@ impl Engine {
         };
         let mission = Mission::new(ids::mission_id(), session_id.clone(), goal, budgets);
         let id = mission.id.clone();
+        let before = self.by_session.get(&session_id).cloned();
         self.insert(mission);
-        let summary = view::summary(&self.missions[&id]);
-        self.save(
-            &id,
-            vec![(
-                "started".into(),
-                format!("mission started: {}", self.missions[&id].goal),
-                json!({}),
-            )],
-            vec![(
-                "mission.started".into(),
-                json!({"goal": self.missions[&id].goal}),
-            )],
-        )
-        .await?;
+        let saved = self
+            .save(
+                &id,
+                vec![(
+                    "started".into(),
+                    format!("mission started: {}", self.missions[&id].goal),
+                    json!({}),
+                )],
+                vec![(
+                    "mission.started".into(),
+                    json!({"goal": self.missions[&id].goal}),
+                )],
+            )
+            .await;
+        if let Err(e) = saved {
+            // Not recorded, so not started: nothing of it stays behind.
+            self.missions.remove(&id);
+            match before {
+                Some(earlier) => self.by_session.insert(session_id, earlier),
+                None => self.by_session.remove(&session_id),
+            };
+            return Err(e);
+        }
         if prompt {
             let text = prompts::opening(&self.missions[&id]);
-            backend
+            let sent = backend
                 .prompt(
                     &session_id,
                     Prompt {
@@ -165,9 +175,18 @@ impl Engine {
                         tools: Default::default(),
                     },
                 )
-                .await?;
+                .await;
+            if let Err(e) = sent {
+                // No turn, so no idle would ever move it: stopped, with the reason, to resume.
+                let reason = format!("its first prompt could not be sent: {e}");
+                self.stop(&id, &reason).await;
+                return Err(OrchestratorError::BackendUnavailable(format!(
+                    "mission {id} was created but {reason}; it is stopped: resume it \
+                     (mission/resume, or /task resume in its session) once OpenCode answers"
+                )));
+            }
         }
-        Ok(json!({ "mission": summary }))
+        Ok(json!({ "mission": view::summary(&self.missions[&id]) }))
     }
 
     fn find(&self, target: &Target) -> Option<&Mission> {
@@ -312,7 +331,8 @@ impl Engine {
         for item in cancelled {
             let _ = mission.plan.reset_for_retry(&item);
         }
-        // A stop for verification rounds: allow another round.
+        // The breakers start over, the verification rounds' too.
+        mission.verify_base = mission.rounds.len();
         self.save(
             &id,
             vec![("resumed".into(), format!("resumed (was: {was})"), json!({}))],

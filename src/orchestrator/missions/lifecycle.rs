@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::engine::{Engine, running_tasks};
 use super::model::MissionStatus;
+use crate::orchestrator::plan::TaskOutcome;
 use crate::orchestrator::task::now_ms;
 
 impl Engine {
@@ -44,17 +45,30 @@ impl Engine {
             return;
         };
         mission.set_status(status, Some(reason.to_string()));
+        let mut journal = vec![(status.as_str().into(), reason.to_string(), json!({}))];
         let running = if cancel_running {
-            running_tasks(mission)
+            // What is cancelled is settled now, not when each cancel lands: a resume may come
+            // first, and must find these items to run again and no round waiting on them.
+            let running = running_tasks(mission);
+            for task in &running {
+                mission
+                    .plan
+                    .record_task_result(task, TaskOutcome::Cancelled);
+            }
+            let why = format!("the mission was {}: {reason}", status.as_str());
+            if let Some(round) = mission.abandon_round(why.clone()) {
+                journal.push((
+                    "verify".into(),
+                    format!("verification round {round} ended without a verdict: {why}"),
+                    json!({"round": round, "abandoned": why}),
+                ));
+            }
+            running
         } else {
             Vec::new()
         };
-        self.save_quietly(
-            id,
-            vec![(status.as_str().into(), reason.to_string(), json!({}))],
-            vec![(event.into(), json!({"reason": reason}))],
-        )
-        .await;
+        self.save_quietly(id, journal, vec![(event.into(), json!({"reason": reason}))])
+            .await;
         // Cancelling waits for each session to stop: not on this task's time.
         let orch = self.orch.clone();
         tokio::spawn(async move {

@@ -103,6 +103,10 @@ pub struct Round {
     /// Plan items added to fix what failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fix_items: Vec<String>,
+    /// Why the round ended without a verdict (the mission stopped, or its Inspector task
+    /// failed or was cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<String>,
 }
 
 /// A task delegated under a mission outside its plan.
@@ -183,6 +187,9 @@ pub struct Mission {
     pub context: Vec<ContextEntry>,
     #[serde(default)]
     pub rounds: Vec<Round>,
+    /// Rounds before the last resume: `missions.maxVerifyRounds` counts the rounds after it.
+    #[serde(default)]
+    pub verify_base: usize,
     /// Usage of the mission's own session (the Commander's turns).
     #[serde(default)]
     pub session_spend: Spend,
@@ -232,6 +239,7 @@ impl Mission {
             reports: BTreeMap::new(),
             context: Vec::new(),
             rounds: Vec::new(),
+            verify_base: 0,
             session_spend: Spend::default(),
             task_spend: BTreeMap::new(),
             continuations: 0,
@@ -305,7 +313,24 @@ impl Mission {
 
     /// The verification round under way, if any.
     pub fn open_round(&self) -> Option<&Round> {
-        self.rounds.last().filter(|r| r.verdict.is_none())
+        self.rounds
+            .last()
+            .filter(|r| r.verdict.is_none() && r.abandoned.is_none())
+    }
+
+    /// Closes the open round without a verdict.
+    pub fn abandon_round(&mut self, why: String) -> Option<u32> {
+        let round = self
+            .rounds
+            .last_mut()
+            .filter(|r| r.verdict.is_none() && r.abandoned.is_none())?;
+        round.abandoned = Some(why);
+        Some(round.round)
+    }
+
+    /// Rounds since the last resume, judged or abandoned.
+    pub fn rounds_since_resume(&self) -> usize {
+        self.rounds.len().saturating_sub(self.verify_base)
     }
 
     /// Whether the last round passed.

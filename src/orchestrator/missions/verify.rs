@@ -6,7 +6,7 @@ use super::engine::Engine;
 use super::model::{MissionStatus, Round, Verdict};
 use super::{Fix, prompts};
 use crate::orchestrator::plan::{AddItem, PlanEdit};
-use crate::orchestrator::task::{Task, TaskStatus};
+use crate::orchestrator::task::Task;
 use crate::orchestrator::{DelegateRequest, agents};
 
 impl Engine {
@@ -17,15 +17,15 @@ impl Engine {
             return;
         };
         let round = mission.rounds.len() as u32 + 1;
-        if round > max_rounds {
+        if mission.rounds_since_resume() >= max_rounds as usize {
             let evidence = mission
                 .rounds
                 .last()
-                .and_then(|r| r.evidence.clone())
+                .and_then(|r| r.evidence.clone().or_else(|| r.abandoned.clone()))
                 .unwrap_or_default();
             let reason = format!(
-                "verification failed {max_rounds} times (missions.maxVerifyRounds); last \
-                 finding: {}",
+                "verification did not pass in {max_rounds} rounds (missions.maxVerifyRounds); \
+                 last finding: {}",
                 prompts::clip(&evidence, 300)
             );
             self.stop(id, &reason).await;
@@ -64,6 +64,7 @@ impl Engine {
             verdict: None,
             evidence: None,
             fix_items: Vec::new(),
+            abandoned: None,
         });
         mission.task_ids.push(task.id.clone());
         self.by_task.insert(task.id.clone(), id.to_string());
@@ -82,6 +83,27 @@ impl Engine {
         .await;
     }
 
+    /// Closes the open round without a verdict.
+    pub(super) async fn abandon_round(&mut self, id: &str, why: String) {
+        let Some(round) = self
+            .missions
+            .get_mut(id)
+            .and_then(|m| m.abandon_round(why.clone()))
+        else {
+            return;
+        };
+        self.save_quietly(
+            id,
+            vec![(
+                "verify".into(),
+                format!("verification round {round} ended without a verdict: {why}"),
+                json!({"round": round, "abandoned": why}),
+            )],
+            Vec::new(),
+        )
+        .await;
+    }
+
     /// The Inspector's verdict on the open round: completion, or fix items.
     pub(super) async fn apply_verdict(
         &mut self,
@@ -93,7 +115,14 @@ impl Engine {
         let Some(mission) = self.missions.get_mut(id) else {
             return;
         };
-        let Some(round) = mission.rounds.last_mut().filter(|r| r.verdict.is_none()) else {
+        if mission.status.is_final() {
+            return; // a verdict arriving after the end changes nothing
+        }
+        let Some(round) = mission
+            .rounds
+            .last_mut()
+            .filter(|r| r.verdict.is_none() && r.abandoned.is_none())
+        else {
             return;
         };
         round.verdict = Some(verdict);
@@ -193,18 +222,8 @@ impl Engine {
     }
 }
 
-/// The verdict in an Inspector's reply that did not call `mission_verdict`.
+/// The verdict in a completed Inspector's reply that did not call `mission_verdict`.
 pub(super) fn verdict_from_text(task: &Task) -> (Verdict, String) {
-    if task.status != TaskStatus::Completed {
-        return (
-            Verdict::Fail,
-            format!(
-                "the verification task ended {}: {}",
-                task.status,
-                task.error.clone().unwrap_or_default()
-            ),
-        );
-    }
     let text = task.result.clone().unwrap_or_default();
     let upper = text.to_uppercase();
     let pass = upper.rfind("VERDICT: PASS");

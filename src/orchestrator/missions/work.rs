@@ -94,14 +94,21 @@ impl Engine {
         )
         .await;
         if is_round {
-            let verdict = self
-                .missions
-                .get(&id)
-                .and_then(|m| m.open_round())
-                .and_then(|r| r.verdict);
-            if verdict.is_none() {
+            if task.status == TaskStatus::Completed {
                 let (verdict, evidence) = verdict_from_text(task);
                 self.apply_verdict(&id, verdict, evidence, Vec::new()).await;
+            } else {
+                // An Inspector that did not finish found nothing: no fix items from that;
+                // the round is over and another one starts (within maxVerifyRounds).
+                let why = format!(
+                    "the Inspector's task ended {}{}",
+                    task.status,
+                    task.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+                self.abandon_round(&id, why).await;
             }
         }
         self.advance(&id).await;
