@@ -12,7 +12,7 @@ use super::opencode_serve::ManagedOpencode;
 use crate::config::Config;
 use crate::orchestrator::Orchestrator;
 use crate::orchestrator::backend::SessionBackend;
-use crate::orchestrator::backend::opencode::{BridgeApi, HttpApi, OpencodeBackend};
+use crate::orchestrator::backend::opencode::{BridgeApi, HttpApi, OpencodeBackend, is_healthy};
 use crate::orchestrator::backend::slot::{BackendSlot, Provider};
 
 pub struct DaemonCore {
@@ -30,7 +30,15 @@ pub struct DaemonCore {
     opencode: tokio::sync::Mutex<Option<ManagedOpencode>>,
     /// Clients that are that OpenCode's own plugin: they do not keep the daemon up.
     managed_clients: Mutex<Vec<u64>>,
+    /// One look for a runtime at a time (offers and departures can come together).
+    filling: tokio::sync::Mutex<()>,
+    /// When it started OpenCode lately (to give up on one that cannot stay up).
+    starts: Mutex<Vec<std::time::Instant>>,
 }
+
+/// At most this many OpenCode starts in [`RESTART_WINDOW`].
+const MAX_STARTS: usize = 3;
+const RESTART_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl DaemonCore {
     pub fn new(
@@ -49,6 +57,8 @@ impl DaemonCore {
             bridges: Mutex::new(Vec::new()),
             opencode: tokio::sync::Mutex::new(None),
             managed_clients: Mutex::new(Vec::new()),
+            filling: tokio::sync::Mutex::new(()),
+            starts: Mutex::new(Vec::new()),
         }
     }
 
@@ -72,30 +82,26 @@ impl DaemonCore {
         self.next_client.fetch_add(1, Ordering::SeqCst)
     }
 
-    /// A client connection ended: its bridge (if in use) is handed to another client.
-    pub fn client_left(&self, client: u64) {
+    /// A client connection ended: its bridge (if in use) is handed to another client, or,
+    /// when none is left, the runtime is looked for again (the configured URL, an OpenCode of
+    /// its own) for the clients still here.
+    pub fn client_left(self: &Arc<Self>, client: u64) {
         self.clients.fetch_sub(1, Ordering::SeqCst);
         self.managed_clients.lock().retain(|c| *c != client);
-        let next = {
-            let mut bridges = self.bridges.lock();
-            bridges.retain(|(id, _)| *id != client);
-            bridges.first().cloned()
-        };
+        self.bridges.lock().retain(|(id, _)| *id != client);
         if self.slot.clear_if(&Provider::Bridge(client)) {
-            match next {
-                Some((id, api)) => {
-                    tracing::info!(client = id, "the OpenCode bridge moves to another client");
-                    self.slot
-                        .set(Arc::new(OpencodeBackend::new(api)), Provider::Bridge(id));
-                }
-                None => tracing::info!("no client can reach OpenCode any more"),
-            }
+            tracing::info!(client, "the client whose bridge was in use left");
+            self.refill();
         }
     }
 
-    /// A client says how it reaches OpenCode. An HTTP server that answers is preferred (it
-    /// outlives any one client); a bridge is used while none is known.
-    pub async fn offer(&self, client: u64, url: Option<String>, bridge: Option<Arc<BridgeApi>>) {
+    /// A client says how it reaches OpenCode.
+    pub async fn offer(
+        self: &Arc<Self>,
+        client: u64,
+        url: Option<String>,
+        bridge: Option<Arc<BridgeApi>>,
+    ) {
         // A daemon on the scripted runtime (tests) needs no OpenCode.
         if self.config.backend != crate::config::BackendKind::Opencode {
             return;
@@ -104,17 +110,33 @@ impl DaemonCore {
             self.bridges.lock().push((client, api.clone()));
         }
         let managed_url = self.opencode.lock().await.as_ref().map(|o| o.url.clone());
-        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
         if let (Some(url), Some(managed)) = (&url, &managed_url)
-            && same(url, managed)
+            && same_url(url, managed)
         {
             self.managed_clients.lock().push(client);
         }
-        if matches!(self.slot.provider(), Some(Provider::Http(_))) {
-            return;
+        self.fill(url).await;
+    }
+
+    /// Fills the slot, or refills it if what fills it has stopped answering. An HTTP server
+    /// that answers is preferred (it outlives any one client): the one offered, else the
+    /// configured one; then a client's bridge; then an OpenCode of its own (`autoStart`).
+    async fn fill(self: &Arc<Self>, offered: Option<String>) {
+        let _one_at_a_time = self.filling.lock().await;
+        if let Some(Provider::Http(current)) = self.slot.provider() {
+            if offered.as_deref().is_some_and(|u| same_url(u, &current))
+                || is_healthy(&current).await
+            {
+                return;
+            }
+            tracing::warn!(
+                url = current,
+                "the OpenCode in use no longer answers; looking for another"
+            );
+            self.slot.clear_if(&Provider::Http(current.clone()));
+            self.forget_managed(&current).await;
         }
-        let url = url.or_else(|| self.config.opencode.url.clone());
-        if let Some(url) = url {
+        if let Some(url) = offered.or_else(|| self.config.opencode.url.clone()) {
             match HttpApi::connect(&url, &self.workspace_root.display().to_string()).await {
                 Ok(api) => {
                     tracing::info!(url, "the daemon reaches OpenCode over HTTP");
@@ -126,9 +148,11 @@ impl DaemonCore {
                 Err(e) => tracing::info!(url, "OpenCode does not answer over HTTP: {e}"),
             }
         }
-        if self.slot.provider().is_none()
-            && let Some(api) = bridge
-        {
+        if self.slot.provider().is_some() {
+            return; // a bridge in use
+        }
+        let bridge = self.bridges.lock().first().cloned();
+        if let Some((client, api)) = bridge {
             tracing::info!(
                 client,
                 "the daemon reaches OpenCode through a client's bridge"
@@ -139,30 +163,68 @@ impl DaemonCore {
             );
             return;
         }
-        if self.slot.provider().is_none() && self.config.opencode.auto_start {
+        if self.config.opencode.auto_start {
             self.start_opencode().await;
+        } else {
+            tracing::info!("no client can reach OpenCode, and opencode.autoStart is off");
         }
     }
 
-    /// Starts `opencode serve` for the workspace and uses it, unless one is running already.
-    async fn start_opencode(&self) {
+    /// Looks for a runtime again in the background, while anyone is here to use it.
+    fn refill(self: &Arc<Self>) {
+        if self.clients.load(Ordering::SeqCst) == 0 && !self.orchestrator.has_work() {
+            return;
+        }
+        let core = self.clone();
+        tokio::spawn(async move { core.fill(None).await });
+    }
+
+    /// Drops the OpenCode this daemon started if it is the one at `url`.
+    async fn forget_managed(&self, url: &str) {
+        let mut managed = self.opencode.lock().await;
+        if managed.as_ref().is_some_and(|m| same_url(&m.url, url))
+            && let Some(oc) = managed.take()
+        {
+            oc.stop().await;
+        }
+    }
+
+    /// Starts `opencode serve` for the workspace and uses it. Restarts are limited, so an
+    /// OpenCode that cannot stay up is not started again and again.
+    async fn start_opencode(self: &Arc<Self>) {
         let mut managed = self.opencode.lock().await;
         if managed.is_some() || self.slot.provider().is_some() {
             return;
         }
-        let oc = match ManagedOpencode::start(&self.config.opencode.bin, &self.workspace_root).await
         {
-            Ok(oc) => oc,
-            Err(e) => {
-                tracing::warn!("cannot start OpenCode for this workspace: {e}");
+            let mut starts = self.starts.lock();
+            let now = std::time::Instant::now();
+            starts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+            if starts.len() >= MAX_STARTS {
+                tracing::warn!(
+                    "OpenCode was started {MAX_STARTS} times in {RESTART_WINDOW:?} and did not \
+                     stay up; not starting it again (see the log above, or give opencode.url)"
+                );
                 return;
             }
-        };
+            starts.push(now);
+        }
+        let mut oc =
+            match ManagedOpencode::start(&self.config.opencode.bin, &self.workspace_root).await {
+                Ok(oc) => oc,
+                Err(e) => {
+                    tracing::warn!("cannot start OpenCode for this workspace: {e}");
+                    return;
+                }
+            };
         match HttpApi::connect(&oc.url, &self.workspace_root.display().to_string()).await {
             Ok(api) => {
                 let backend: Arc<dyn SessionBackend> =
                     Arc::new(OpencodeBackend::new(Arc::new(api)));
                 self.slot.set(backend, Provider::Http(oc.url.clone()));
+                if let Some(exited) = oc.exited.take() {
+                    self.watch_managed(oc.url.clone(), exited);
+                }
                 *managed = Some(oc);
             }
             Err(e) => {
@@ -174,4 +236,33 @@ impl DaemonCore {
             }
         }
     }
+
+    /// When the OpenCode this daemon started exits on its own, stop using it and look again.
+    fn watch_managed(self: &Arc<Self>, url: String, exited: tokio::sync::oneshot::Receiver<()>) {
+        let core = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let _ = exited.await;
+            let Some(core) = core.upgrade() else {
+                return;
+            };
+            {
+                let mut managed = core.opencode.lock().await;
+                if !managed.as_ref().is_some_and(|m| same_url(&m.url, &url)) {
+                    return; // stopped on purpose
+                }
+                *managed = None;
+            }
+            if core.slot.clear_if(&Provider::Http(url.clone())) {
+                tracing::warn!(
+                    url,
+                    "the OpenCode this daemon started exited; looking for another"
+                );
+                core.refill();
+            }
+        });
+    }
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }

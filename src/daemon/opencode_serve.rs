@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use crate::tools::background::process::{Sig, signal_group};
 
@@ -17,7 +17,8 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ManagedOpencode {
     pub url: String,
     pgid: i32,
-    _child: Child,
+    /// Fires when the process exits (taken by whoever watches it).
+    pub exited: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl ManagedOpencode {
@@ -99,10 +100,20 @@ impl ManagedOpencode {
             }
         };
         tracing::info!(url, "started OpenCode for this workspace");
+        let (exit_tx, exited) = tokio::sync::oneshot::channel();
+        let watched = url.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            tracing::info!(
+                url = watched,
+                "the OpenCode this daemon started exited: {status:?}"
+            );
+            let _ = exit_tx.send(());
+        });
         Ok(Self {
             url,
             pgid,
-            _child: child,
+            exited: Some(exited),
         })
     }
 

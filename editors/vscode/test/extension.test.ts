@@ -320,7 +320,7 @@ describe("the extension against the real server", () => {
     const mission = tree[0];
     assert.ok(mission);
     assert.match(mission.description, /^stopped · L2 · \d+\/\d+ · 1\.3k tok · /);
-    assert.match(mission.tooltip, /verification failed 3 times/);
+    assert.match(mission.tooltip, /verification did not pass in 3 rounds/);
     const ui = findNode(tree, "The UI");
     assert.ok(ui);
     assert.deepEqual(ui.children.map((n) => n.label), ["A toggle", "The CSS"]);

@@ -36,20 +36,7 @@ impl HttpApi {
             .build()
             .map_err(|e| BackendError::Unavailable(format!("cannot build an HTTP client: {e}")))?;
         let base = base.trim_end_matches('/').to_string();
-        let health = client
-            .get(format!("{base}/global/health"))
-            .timeout(CONNECT_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| {
-                BackendError::Unavailable(format!("OpenCode at {base} does not answer: {e}"))
-            })?;
-        let body: Value = health.json().await.unwrap_or_default();
-        if body.get("healthy") != Some(&Value::Bool(true)) {
-            return Err(BackendError::Unavailable(format!(
-                "OpenCode at {base} is not healthy: {body}"
-            )));
-        }
+        check_health(&client, &base).await?;
         let (events, _) = broadcast::channel(16_384);
         let api = HttpApi {
             client,
@@ -155,6 +142,34 @@ impl HttpApi {
             BackendError::Refused(format!("{method} {path}: the answer is not JSON: {e}"))
         })
     }
+}
+
+/// Whether OpenCode at `base` answers `/global/health` as healthy.
+pub async fn is_healthy(base: &str) -> bool {
+    let Ok(client) = Client::builder().connect_timeout(CONNECT_TIMEOUT).build() else {
+        return false;
+    };
+    check_health(&client, base.trim_end_matches('/'))
+        .await
+        .is_ok()
+}
+
+async fn check_health(client: &Client, base: &str) -> Result<(), BackendError> {
+    let health = client
+        .get(format!("{base}/global/health"))
+        .timeout(CONNECT_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| {
+            BackendError::Unavailable(format!("OpenCode at {base} does not answer: {e}"))
+        })?;
+    let body: Value = health.json().await.unwrap_or_default();
+    if body.get("healthy") != Some(&Value::Bool(true)) {
+        return Err(BackendError::Unavailable(format!(
+            "OpenCode at {base} is not healthy: {body}"
+        )));
+    }
+    Ok(())
 }
 
 impl Drop for HttpApi {

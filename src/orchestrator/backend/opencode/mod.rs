@@ -10,7 +10,7 @@ mod users;
 
 pub use api::{ApiCall, OpencodeApi};
 pub use bridge::{BridgeApi, BridgeLink};
-pub use http::HttpApi;
+pub use http::{HttpApi, is_healthy};
 
 use std::collections::HashMap;
 use std::sync::Arc;
