@@ -1256,3 +1256,50 @@ async fn todo_md_shows_every_open_missions_plan() {
         "{last}"
     );
 }
+
+#[tokio::test]
+async fn resuming_a_mission_is_refused_while_another_runs_in_its_session() {
+    let (mut c, h, _ws, first) =
+        start_mission_with(fast(), json!({"budgets": {"maxTasks": 1}})).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("a", "builder", &[], json!({})), item("b", "builder", &["a"], json!({}))]}),
+    )
+    .await;
+    tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    wait_for(&mut c, &first, "mission.stopped").await;
+    let r = c
+        .ok(
+            "orchestrator/mission/start",
+            json!({"goal": "Something else", "sessionId": MAIN}),
+        )
+        .await;
+    let second = r["mission"]["missionId"].as_str().unwrap().to_string();
+    let e = c
+        .err("orchestrator/mission/resume", json!({"missionId": first}))
+        .await;
+    assert_eq!(e.code, -32018);
+    assert!(e.message.contains(&second), "{}", e.message);
+    // Once that one is over, the first resumes, and the session is its own again.
+    c.ok("orchestrator/mission/cancel", json!({"missionId": second}))
+        .await;
+    c.ok(
+        "orchestrator/mission/resume",
+        json!({"missionId": first, "budgets": {"maxTasks": 10}}),
+    )
+    .await;
+    let m = c
+        .ok("orchestrator/mission/get", json!({"sessionId": MAIN}))
+        .await;
+    assert_eq!(m["mission"]["missionId"], first.as_str());
+    h.release(MAIN);
+}

@@ -406,7 +406,10 @@ impl Engine {
             }
             ops.push(Op::Event(EventDraft::new(kind, data)));
         }
-        self.orch.ledger().commit(ops).await?;
+        if let Err(e) = self.orch.ledger().commit(ops).await {
+            self.restore(id).await;
+            return Err(e.into());
+        }
         if let Some(todo) = self.todo_text(id) {
             // Written here, in commit order, and renamed into place: the file never shows an
             // older plan, or half of one.
@@ -439,6 +442,22 @@ impl Engine {
             })
             .collect();
         Some(parts.join("\n---\n\n"))
+    }
+
+    /// After a failed save: the mission as last committed, so memory never runs ahead of the
+    /// ledger (a change that could not be recorded did not happen). A mission never committed
+    /// is left to its caller.
+    async fn restore(&mut self, id: &str) {
+        match self.orch.ledger().mission(id).await {
+            Ok(Some(row)) => match serde_json::from_str::<Mission>(&row.body) {
+                Ok(m) => {
+                    self.missions.insert(id.to_string(), m);
+                }
+                Err(e) => tracing::error!(mission = id, "unreadable mission record: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(mission = id, "cannot read the mission back: {e}"),
+        }
     }
 
     /// Saves, logging instead of failing: for changes nobody is waiting on.

@@ -274,6 +274,13 @@ impl Engine {
             "mission.cancelled",
         )
         .await;
+        if self.missions[&id].status != MissionStatus::Cancelled {
+            // The save failed and the mission is as it was recorded.
+            return Err(OrchestratorError::ToolFailed(format!(
+                "mission {id} could not be cancelled: its record could not be saved (see the \
+                 server's log); try again"
+            )));
+        }
         Ok(json!({
             "mission": view::summary(&self.missions[&id]),
             "cancelled": true,
@@ -302,6 +309,17 @@ impl Engine {
                 )));
             }
         }
+        let session = &self.missions[&id].session_id;
+        if let Some(other) = self
+            .missions
+            .values()
+            .find(|m| m.id != id && &m.session_id == session && m.status == MissionStatus::Active)
+        {
+            return Err(OrchestratorError::MissionConflict(format!(
+                "session {session} runs mission {} now; cancel it (/stop) before resuming {id}",
+                other.id
+            )));
+        }
         let budgets =
             match budgets {
                 Some(over) => Some(self.missions[&id].budgets.overlay(over).map_err(
@@ -318,6 +336,7 @@ impl Engine {
             mission.budgets = b;
         }
         mission.set_status(MissionStatus::Active, None);
+        let session = mission.session_id.clone();
         mission.continuations = 0;
         mission.breakers = Default::default();
         // Items cancelled when the mission stopped run again.
@@ -333,6 +352,8 @@ impl Engine {
         }
         // The breakers start over, the verification rounds' too.
         mission.verify_base = mission.rounds.len();
+        // The session's events are this mission's again (a newer one may have ended there).
+        self.by_session.insert(session, id.clone());
         self.save(
             &id,
             vec![("resumed".into(), format!("resumed (was: {was})"), json!({}))],

@@ -67,8 +67,14 @@ impl Engine {
         } else {
             Vec::new()
         };
-        self.save_quietly(id, journal, vec![(event.into(), json!({"reason": reason}))])
+        let saved = self
+            .save(id, journal, vec![(event.into(), json!({"reason": reason}))])
             .await;
+        if let Err(e) = saved {
+            // The mission is as last recorded, its tasks still its own: nothing is cancelled.
+            tracing::error!(mission = id, "cannot record the end of the mission: {e}");
+            return;
+        }
         // Cancelling waits for each session to stop: not on this task's time.
         let orch = self.orch.clone();
         tokio::spawn(async move {
