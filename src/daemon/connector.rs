@@ -242,6 +242,9 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
+/// Daemons that may fail to start before the client is served in process instead.
+const MAX_FAILED_STARTS: u32 = 3;
+
 /// Follows the client's frames for `shutdown` and `exit`.
 async fn watch(rest: tokio::io::DuplexStream, early: Vec<u8>) -> Seen {
     let mut seen = Seen::default();
@@ -295,6 +298,7 @@ async fn connect_or_start(workspace: &Path, socket: &Path) -> Result<UnixStream,
             .map_err(|e| ConnectError::Daemon(format!("cannot start the daemon: {e}")))
     };
     let mut child = start()?;
+    let mut failures = 0;
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(stream) = UnixStream::connect(socket).await {
@@ -317,14 +321,18 @@ async fn connect_or_start(workspace: &Path, socket: &Path) -> Result<UnixStream,
         }
         // A daemon that lost the race, or found the old one still shutting down, exits at
         // once and with success: start another until one listens. One that failed (a bad
-        // config file, a ledger it cannot open) would fail again.
+        // config file, a ledger it cannot open) would most likely fail again: a few tries,
+        // in case what failed was passing.
         if let Ok(Some(status)) = child.try_wait() {
             if !status.success() {
-                return Err(ConnectError::Daemon(format!(
-                    "the daemon for {} could not start ({status}); see its log \
-                     (`opencode-orchestrator log-path`)",
-                    workspace.display()
-                )));
+                failures += 1;
+                if failures >= MAX_FAILED_STARTS {
+                    return Err(ConnectError::Daemon(format!(
+                        "the daemon for {} could not start ({status}, {failures} times); see \
+                         its log (`opencode-orchestrator log-path`)",
+                        workspace.display()
+                    )));
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             if UnixStream::connect(socket).await.is_err() {

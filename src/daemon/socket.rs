@@ -2,6 +2,7 @@
 //! named after the workspace path, so every client of one workspace finds the same daemon.
 
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -34,11 +35,15 @@ pub fn path_in(dir: &Path, workspace: &Path) -> PathBuf {
 /// Creates `dir` for the user alone, or checks that an existing one is: owned by the user, and
 /// not open to anyone else (else another user could impersonate the daemon).
 pub fn prepare(dir: &Path) -> io::Result<()> {
-    match std::fs::create_dir(dir) {
+    // Created closed (mode 700 from the start, not chmod-ed after): a racing process that
+    // finds it existing must never see it open to others for a moment.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o700);
+    match builder.create(dir) {
         Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir)?;
+            builder.recursive(true).create(dir)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
         Err(e) => return Err(e),
@@ -68,6 +73,27 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_racing_to_create_the_directory_all_find_it_closed() {
+        for _ in 0..20 {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("run/opencode-orchestrator");
+            let racers: Vec<_> = (0..8)
+                .map(|_| {
+                    let dir = dir.clone();
+                    std::thread::spawn(move || prepare(&dir))
+                })
+                .collect();
+            for r in racers {
+                r.join()
+                    .unwrap()
+                    .expect("every racer accepts the directory");
+            }
+            let mode = std::fs::metadata(&dir).unwrap().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+    }
 
     #[test]
     fn one_socket_per_workspace_path() {
