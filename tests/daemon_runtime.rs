@@ -194,3 +194,83 @@ async fn the_opencode_the_daemon_started_is_started_again_when_it_exits() {
     assert_eq!(started(&pids).len(), 2);
     core.stop_opencode().await;
 }
+
+#[tokio::test]
+async fn queued_tasks_wait_for_a_runtime_instead_of_failing() {
+    use opencode_orchestrator::orchestrator::DelegateRequest;
+    use opencode_orchestrator::orchestrator::backend::scripted::ScriptedBackend;
+    use opencode_orchestrator::orchestrator::task::TaskStatus;
+
+    let ws = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        backend: BackendKind::Scripted,
+        ..Config::default()
+    };
+    config.scheduler.max_per_agent = 1;
+    let open = |backend: Arc<dyn SessionBackend>, config: Config| {
+        let root = ws.path().to_path_buf();
+        async move {
+            Orchestrator::open(OpenParams {
+                workspace_root: root,
+                config,
+                backend: Ok(backend),
+            })
+            .await
+            .expect("open")
+        }
+    };
+    // A run that ends with one task running and one queued behind it.
+    let (scripted, _h) = ScriptedBackend::new();
+    let first = open(Arc::new(scripted), config.clone()).await;
+    first.start_recovery();
+    let delegate = |prompt: &str| DelegateRequest {
+        agent: "builder".into(),
+        description: "work".into(),
+        prompt: prompt.into(),
+        background: true,
+        ..Default::default()
+    };
+    let running = first
+        .delegate(delegate(&json!({"script": {"hang": true}}).to_string()))
+        .await
+        .unwrap();
+    let queued = first.delegate(delegate("later")).await.unwrap();
+    until_async("the first task runs", || async {
+        first.get(&running.id).await.unwrap().status == TaskStatus::Running
+    })
+    .await;
+    first.shutdown().await;
+
+    // The next run has no runtime yet (a daemon before any client brought OpenCode).
+    let slot = Arc::new(BackendSlot::default());
+    let second = open(slot.clone(), config).await;
+    second.start_recovery();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        second.get(&queued.id).await.unwrap().status,
+        TaskStatus::Queued,
+        "no runtime: it waits"
+    );
+    // A runtime is plugged in: the queued task runs.
+    let (scripted, _h) = ScriptedBackend::new();
+    slot.set(
+        Arc::new(scripted),
+        Provider::Http("http://127.0.0.1:1".into()),
+    );
+    second.start_recovery();
+    let done = second.wait(&queued.id, WAIT).await.unwrap();
+    assert_eq!(done.status, TaskStatus::Completed);
+    assert_eq!(done.result.as_deref(), Some("done: later"));
+    second.shutdown().await;
+}
+
+async fn until_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut cond: impl FnMut() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

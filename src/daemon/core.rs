@@ -115,13 +115,13 @@ impl DaemonCore {
         {
             self.managed_clients.lock().push(client);
         }
-        self.fill(url).await;
+        self.fill(url, Some(client)).await;
     }
 
     /// Fills the slot, or refills it if what fills it has stopped answering. An HTTP server
     /// that answers is preferred (it outlives any one client): the one offered, else the
     /// configured one; then a client's bridge; then an OpenCode of its own (`autoStart`).
-    async fn fill(self: &Arc<Self>, offered: Option<String>) {
+    async fn fill(self: &Arc<Self>, offered: Option<String>, offering: Option<u64>) {
         let _one_at_a_time = self.filling.lock().await;
         if let Some(Provider::Http(current)) = self.slot.provider() {
             if offered.as_deref().is_some_and(|u| same_url(u, &current))
@@ -142,7 +142,7 @@ impl DaemonCore {
                     tracing::info!(url, "the daemon reaches OpenCode over HTTP");
                     let backend: Arc<dyn SessionBackend> =
                         Arc::new(OpencodeBackend::new(Arc::new(api)));
-                    self.slot.set(backend, Provider::Http(url));
+                    self.plug(backend, Provider::Http(url));
                     return;
                 }
                 Err(e) => tracing::info!(url, "OpenCode does not answer over HTTP: {e}"),
@@ -157,10 +157,14 @@ impl DaemonCore {
                 client,
                 "the daemon reaches OpenCode through a client's bridge"
             );
-            self.slot.set(
-                Arc::new(OpencodeBackend::new(api)),
-                Provider::Bridge(client),
-            );
+            let backend = Arc::new(OpencodeBackend::new(api));
+            if offering == Some(client) {
+                // Still inside its `initialize`: the bridge carries calls once the client
+                // is `initialized`, whose handler starts the waiting work.
+                self.slot.set(backend, Provider::Bridge(client));
+            } else {
+                self.plug(backend, Provider::Bridge(client));
+            }
             return;
         }
         if self.config.opencode.auto_start {
@@ -170,13 +174,20 @@ impl DaemonCore {
         }
     }
 
+    /// Puts a runtime in the slot. Work that waited for one goes on: tasks queued without a
+    /// runtime start, and those a previous daemon left running are re-attached.
+    fn plug(&self, backend: Arc<dyn SessionBackend>, provider: Provider) {
+        self.slot.set(backend, provider);
+        self.orchestrator.start_recovery();
+    }
+
     /// Looks for a runtime again in the background, while anyone is here to use it.
     fn refill(self: &Arc<Self>) {
         if self.clients.load(Ordering::SeqCst) == 0 && !self.orchestrator.has_work() {
             return;
         }
         let core = self.clone();
-        tokio::spawn(async move { core.fill(None).await });
+        tokio::spawn(async move { core.fill(None, None).await });
     }
 
     /// Drops the OpenCode this daemon started if it is the one at `url`.
@@ -221,7 +232,7 @@ impl DaemonCore {
             Ok(api) => {
                 let backend: Arc<dyn SessionBackend> =
                     Arc::new(OpencodeBackend::new(Arc::new(api)));
-                self.slot.set(backend, Provider::Http(oc.url.clone()));
+                self.plug(backend, Provider::Http(oc.url.clone()));
                 if let Some(exited) = oc.exited.take() {
                     self.watch_managed(oc.url.clone(), exited);
                 }

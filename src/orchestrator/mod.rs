@@ -157,7 +157,8 @@ impl Orchestrator {
             web: Default::default(),
             missions: std::sync::OnceLock::new(),
         });
-        core.dispatch();
+        // Queued tasks (requeued from the last run) start with `start_recovery`, once the
+        // runtime can carry calls.
         let orchestrator = Orchestrator { core };
         let missions =
             missions::Missions::spawn(orchestrator.clone(), orchestrator.core.shutdown.clone());
@@ -211,12 +212,21 @@ impl Orchestrator {
     /// Call once the agent runtime can be reached: for the plugin bridge, after the client's
     /// `initialized`. Later calls do nothing.
     pub fn start_recovery(&self) {
+        if self
+            .core
+            .backend
+            .as_ref()
+            .is_ok_and(|b| b.available().is_err())
+        {
+            return; // called again when a runtime is plugged in
+        }
         let orphans = std::mem::take(&mut *self.core.orphans.lock());
         for started in orphans {
             self.core
                 .runners
                 .spawn(runner::run(self.core.clone(), started));
         }
+        self.core.dispatch();
     }
 
     /// Stops starting tasks, lets running ones go (they are re-attached or marked
@@ -236,8 +246,10 @@ impl Orchestrator {
 impl Core {
     /// Starts every queued task that has room now.
     fn dispatch(self: &Arc<Self>) {
-        if self.backend.is_err() {
-            return;
+        // Without a runtime a task would only fail: it waits in the queue for one.
+        match &self.backend {
+            Ok(backend) if backend.available().is_ok() => {}
+            _ => return,
         }
         let started = self.state.lock().pick_ready();
         for s in started {
