@@ -463,6 +463,36 @@ async fn resume_continues_the_earlier_session() {
         .await;
     assert_eq!(e.code, -32013);
     h.open_gate("r");
+
+    // One resume of a session at a time: a second one while the first works is refused,
+    // naming the task that holds the session; once it is done, the session is free again.
+    let r = c
+        .ok(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "more", "prompt": hold("again", "third"), "resume": first}),
+        )
+        .await;
+    let third = r["task"]["id"].as_str().unwrap().to_string();
+    let e = c
+        .err(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "more", "prompt": "fourth", "resume": first}),
+        )
+        .await;
+    assert_eq!(e.code, -32013);
+    assert!(e.message.contains(&third), "{}", e.message);
+    h.open_gate("again");
+    assert_eq!(c.get(&third, 10_000).await["status"], "completed");
+    let r = c
+        .ok(
+            "orchestrator/task/delegate",
+            json!({"agent": "builder", "description": "more", "prompt": "fifth", "resume": first}),
+        )
+        .await;
+    let fifth = r["task"]["id"].as_str().unwrap().to_string();
+    let t5 = c.get(&fifth, 10_000).await;
+    assert_eq!(t5["status"], "completed");
+    assert_eq!(t5["sessionId"], t1["sessionId"]);
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
 

@@ -125,11 +125,22 @@ impl Orchestrator {
             plan_item: req.plan_item,
         };
 
-        let reservation = core.state.lock().reserve().map_err(|r| match r {
+        let reserved = {
+            let mut st = core.state.lock();
+            match &task.session_id {
+                Some(session) => st.reserve_resuming(&task.id, session),
+                None => st.reserve().map_err(|r| (r, None)),
+            }
+        };
+        let reservation = reserved.map_err(|(refusal, holder)| match refusal {
             Refusal::QueueFull => OrchestratorError::QueueFull {
                 capacity: core.config.scheduler.queue_capacity,
             },
             Refusal::ShuttingDown => OrchestratorError::ShuttingDown,
+            Refusal::SessionBusy => OrchestratorError::TaskBusy {
+                id: holder.unwrap_or_default(),
+                status: "working in that session".into(),
+            },
         })?;
         let queued = EventDraft::new(TaskStatus::Queued.event_type(), task.summary());
         if let Err(e) = core

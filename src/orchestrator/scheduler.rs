@@ -5,7 +5,7 @@
 //! updated by the ledger's commit hook before the matching event is announced.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use tokio_util::sync::CancellationToken;
 
@@ -17,12 +17,15 @@ use crate::config::SchedulerConfig;
 pub enum Refusal {
     QueueFull,
     ShuttingDown,
+    /// The session to resume is in use by this (queued or running) task.
+    SessionBusy,
 }
 
-/// A task admitted to the queue but not yet committed: holds its place in the capacity count.
+/// A task admitted to the queue but not yet committed: holds its place in the capacity count
+/// (and, for a task that resumes a session, that session: its id is here).
 #[derive(Debug)]
 #[must_use]
-pub struct Reservation(());
+pub struct Reservation(Option<String>);
 
 /// A task chosen to start now; its slots are already taken.
 #[derive(Debug)]
@@ -55,6 +58,11 @@ pub struct SchedState {
     per_agent: HashMap<String, usize>,
     per_model: HashMap<String, usize>,
     hot: HotTasks,
+    /// The task that last claimed each resumed session; it holds it while it is reserved,
+    /// queued or running.
+    sessions: HashMap<String, String>,
+    /// Reserved tasks that claimed a session, not yet queued.
+    claiming: HashSet<String>,
 }
 
 impl SchedState {
@@ -70,6 +78,8 @@ impl SchedState {
             per_agent: HashMap::new(),
             per_model: HashMap::new(),
             hot: HotTasks::new(hot_capacity),
+            sessions: HashMap::new(),
+            claiming: HashSet::new(),
         }
     }
 
@@ -86,12 +96,51 @@ impl SchedState {
             return Err(Refusal::QueueFull);
         }
         self.reserved += 1;
-        Ok(Reservation(()))
+        Ok(Reservation(None))
+    }
+
+    /// [`Self::reserve`] for task `task_id` that resumes `session`: one task at a time per
+    /// session (two prompts in one session would take each other's answers).
+    pub fn reserve_resuming(
+        &mut self,
+        task_id: &str,
+        session: &str,
+    ) -> Result<Reservation, (Refusal, Option<String>)> {
+        if let Some(holder) = self.sessions.get(session)
+            && self.holds(holder)
+        {
+            return Err((Refusal::SessionBusy, Some(holder.clone())));
+        }
+        let mut r = self.reserve().map_err(|refusal| (refusal, None))?;
+        if self.sessions.len() >= 4096 {
+            let live: HashSet<String> = self
+                .sessions
+                .values()
+                .filter(|t| self.holds(t))
+                .cloned()
+                .collect();
+            self.sessions.retain(|_, t| live.contains(t));
+        }
+        self.sessions
+            .insert(session.to_string(), task_id.to_string());
+        self.claiming.insert(task_id.to_string());
+        r.0 = Some(task_id.to_string());
+        Ok(r)
+    }
+
+    /// Whether task `id` is reserved, queued or running (so holds the session it claimed).
+    fn holds(&self, id: &str) -> bool {
+        self.claiming.contains(id)
+            || self.queue_keys.contains_key(id)
+            || self.running.contains_key(id)
     }
 
     /// Gives back a place whose task was never committed.
-    pub fn unreserve(&mut self, _r: Reservation) {
+    pub fn unreserve(&mut self, r: Reservation) {
         self.reserved = self.reserved.saturating_sub(1);
+        if let Some(task_id) = r.0 {
+            self.claiming.remove(&task_id);
+        }
     }
 
     /// Puts a committed task in the queue, using its reservation.
@@ -342,7 +391,10 @@ impl HotTasks {
                 break; // everything left is unfinished: those are never archived
             };
             if let Some(t) = self.tasks.remove(&oldest) {
-                if let Some(session) = &t.session_id {
+                // Only if it still points here: a later task may have resumed the session.
+                if let Some(session) = &t.session_id
+                    && self.by_session.get(session) == Some(&t.id)
+                {
                     self.by_session.remove(session);
                 }
                 self.archived += 1;
@@ -472,6 +524,51 @@ mod tests {
         assert_eq!(s.reserve().unwrap_err(), Refusal::QueueFull);
         s.unreserve(r1);
         assert!(s.reserve().is_ok());
+    }
+
+    #[test]
+    fn a_session_is_resumed_by_one_task_at_a_time() {
+        let mut s = SchedState::new(limits(2, 2, 10), 100);
+        let r = s.reserve_resuming("b", "ses_a").unwrap();
+        // Reserved, not yet queued: the session is taken already.
+        assert_eq!(
+            s.reserve_resuming("c", "ses_a").unwrap_err(),
+            (Refusal::SessionBusy, Some("b".into()))
+        );
+        assert!(s.reserve_resuming("x", "ses_other").is_ok());
+        s.enqueue(r, &task("b", "builder", 0, None));
+        assert!(s.reserve_resuming("c", "ses_a").is_err(), "queued");
+        let started = s.pick_ready();
+        assert!(started.iter().any(|t| t.task_id == "b"));
+        assert!(s.reserve_resuming("c", "ses_a").is_err(), "running");
+        s.release("b");
+        assert!(
+            s.reserve_resuming("c", "ses_a").is_ok(),
+            "free once it ended"
+        );
+    }
+
+    #[test]
+    fn a_reservation_given_back_frees_its_session() {
+        let mut s = SchedState::new(limits(1, 1, 10), 100);
+        let r = s.reserve_resuming("b", "ses_a").unwrap();
+        s.unreserve(r);
+        assert!(s.reserve_resuming("c", "ses_a").is_ok());
+    }
+
+    #[test]
+    fn archiving_a_task_keeps_the_newer_task_of_its_session() {
+        let mut hot = HotTasks::new(1);
+        let mut a = task("a", "builder", 0, None);
+        a.status = TaskStatus::Completed;
+        a.session_id = Some("s".into());
+        hot.put(a);
+        let mut b = task("b", "builder", 0, None);
+        b.status = TaskStatus::Running;
+        b.session_id = Some("s".into());
+        hot.put(b);
+        assert!(hot.get("a").is_none(), "archived");
+        assert_eq!(hot.by_session("s").map(|t| t.id.as_str()), Some("b"));
     }
 
     #[test]
