@@ -736,3 +736,41 @@ async fn finished_child_sessions_are_deleted_after_the_retention_delay() {
     assert_eq!(c.get(&id, 0).await["result"], "done: quick");
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test]
+async fn a_delegation_cancelled_mid_request_is_either_not_recorded_or_runs() {
+    let (mut c, _h, _ws) = start(json!({})).await;
+    // Cancels sent at once after each request land at every point of its handling.
+    for i in 0..40 {
+        let (id, _reply) = c
+            .send_request(
+                "orchestrator/task/delegate",
+                json!({"agent": "builder", "description": format!("d{i}"), "prompt": format!("p{i}")}),
+            )
+            .await;
+        c.notify("$/cancelRequest", json!({"id": id})).await;
+    }
+    // Whatever was recorded is queued for real: it finishes; nothing stays `queued`.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let list = c.ok("orchestrator/task/list", json!({"limit": 100})).await;
+        let tasks = list["tasks"].as_array().unwrap().clone();
+        if tasks.iter().all(|t| t["status"] == "completed") {
+            break;
+        }
+        let stuck: Vec<&Value> = tasks
+            .iter()
+            .filter(|t| t["status"] != "completed")
+            .map(|t| &t["status"])
+            .collect();
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} tasks left unfinished: {stuck:?}",
+            stuck.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stats = c.ok("orchestrator/stats", json!({})).await;
+    assert_eq!(stats["queued"], 0, "{stats}");
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}

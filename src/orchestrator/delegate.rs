@@ -142,17 +142,29 @@ impl Orchestrator {
                 status: "working in that session".into(),
             },
         })?;
-        let queued = EventDraft::new(TaskStatus::Queued.event_type(), task.summary());
-        if let Err(e) = core
-            .ledger
-            .commit(vec![Op::PutTask(task.clone()), Op::Event(queued)])
-            .await
-        {
-            core.state.lock().unreserve(reservation);
-            return Err(e.into());
-        }
-        core.state.lock().enqueue(reservation, &task);
-        core.dispatch();
+        // Committed and queued on a task of its own: a cancelled request (`$/cancelRequest`
+        // drops this future) must not leave a task recorded `queued` that no queue holds.
+        let admit = {
+            let core = core.clone();
+            let task = task.clone();
+            tokio::spawn(async move {
+                let queued = EventDraft::new(TaskStatus::Queued.event_type(), task.summary());
+                if let Err(e) = core
+                    .ledger
+                    .commit(vec![Op::PutTask(task.clone()), Op::Event(queued)])
+                    .await
+                {
+                    core.state.lock().unreserve(reservation);
+                    return Err(OrchestratorError::from(e));
+                }
+                core.state.lock().enqueue(reservation, &task);
+                core.dispatch();
+                Ok(())
+            })
+        };
+        admit.await.map_err(|e| {
+            OrchestratorError::ToolFailed(format!("queueing the task failed: {e}"))
+        })??;
         Ok(task)
     }
 
