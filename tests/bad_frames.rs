@@ -167,6 +167,24 @@ async fn params_that_are_not_an_object() {
 }
 
 #[tokio::test]
+async fn a_notification_is_never_answered_even_when_bad() {
+    let e = survive(&frame(
+        r#"{"jsonrpc":"2.0","method":"orchestrator/opencode/event","params":[1,2]}"#,
+    ))
+    .await;
+    assert!(e.is_empty(), "{e:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_dollar_request_is_answered_method_not_found() {
+    let e = survive(&frame(
+        r#"{"jsonrpc":"2.0","id":8,"method":"$/somethingNew","params":{}}"#,
+    ))
+    .await;
+    one_error(&e, -32601, json!(8));
+}
+
+#[tokio::test]
 async fn unknown_method_and_missing_params() {
     let (mut c, _h, _ws) = start(json!({})).await;
     let e = c.err("orchestrator/nope", json!({})).await;

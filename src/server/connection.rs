@@ -12,6 +12,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, broadcast};
 use tower::Service;
+use tower_lsp_server::jsonrpc::{Id, Response};
 
 use super::framing::FrameReader;
 use super::lsp::{Connection, CoreSource, build_service};
@@ -146,7 +147,8 @@ where
         // that pipelines `initialize` and its first requests, or `shutdown` and `exit`, gets
         // them in order.
         let in_order = matches!(request.method(), "initialize" | "shutdown");
-        let mut fut = service.call(request);
+        let id = request.id().cloned();
+        let mut fut = Box::pin(answered(service.call(request), id));
         // Most other requests finish without waiting on anything: answer those right here
         // instead of paying for a spawned task.
         let ready = if in_order {
@@ -199,6 +201,21 @@ where
 }
 
 /// Grows or shrinks the request slots; shrinking takes effect as running requests finish.
+/// tower-lsp answers a request for a `$/` method it does not know with nothing (it treats
+/// `$/` methods as notifications); JSON-RPC wants every request answered: method not found.
+async fn answered<E>(
+    fut: impl std::future::Future<Output = Result<Option<Response>, E>>,
+    id: Option<Id>,
+) -> Result<Option<Response>, E> {
+    match (fut.await, id) {
+        (Ok(None), Some(id)) => Ok(Some(Response::from_error(
+            id,
+            tower_lsp_server::jsonrpc::Error::method_not_found(),
+        ))),
+        (result, _) => result,
+    }
+}
+
 fn resize(slots: &Arc<Semaphore>, from: usize, to: usize) -> usize {
     if to > from {
         slots.add_permits(to - from);

@@ -92,7 +92,8 @@ pub fn classify(body: &str) -> Result<Incoming, Rejection> {
     if let Some(Value::String(method)) = object.get("method") {
         // Orchestrator methods all take named parameters; say so before their handlers fail
         // with a less direct deserialization error.
-        let needs_object = method.starts_with("orchestrator/");
+        // (Requests only: a notification is never answered, not even with an error.)
+        let needs_object = method.starts_with("orchestrator/") && id.is_some();
         if needs_object && object.get("params").is_some_and(|p| !p.is_object()) {
             return Err(Rejection::new(
                 reply_to,
