@@ -1104,7 +1104,15 @@ async fn cancelling_during_verification_is_no_verdict() {
     one_item_dispatched(&mut c, &h).await;
     let verifying = wait_for(&mut c, &id, "mission.verifying").await;
     let inspector = verifying["taskId"].as_str().unwrap().to_string();
-    c.wait_event("task.started", &inspector).await;
+    // (Its `task.started` may have come before `mission.verifying`: ask for its status.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while task(&mut c, &inspector).await["status"] != "running" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Inspector never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let r = c
         .ok("orchestrator/mission/cancel", json!({"missionId": id}))
         .await;

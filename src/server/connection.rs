@@ -180,6 +180,7 @@ where
         }
     }
 
+    conn.closed.cancel();
     let exit_code = if exit_received && conn.shutdown_requested.load(Ordering::SeqCst) {
         0
     } else {
@@ -239,7 +240,8 @@ pub(super) fn start_event_forwarding(
     mut events: broadcast::Receiver<Arc<Event>>,
 ) {
     let mut initialized = conn.initialized.subscribe();
-    tokio::spawn(async move {
+    let closed = conn.closed.clone();
+    tokio::spawn(closed.run_until_cancelled_owned(async move {
         if initialized.wait_for(|ready| *ready).await.is_err() {
             return;
         }
@@ -264,5 +266,5 @@ pub(super) fn start_event_forwarding(
                 break;
             }
         }
-    });
+    }));
 }

@@ -73,6 +73,8 @@ pub struct Connection {
     pub(super) bridge: OnceCell<Arc<BridgeApi>>,
     /// Transport settings from the workspace config, for the transport loop to apply.
     pub(super) transport_update: parking_lot::Mutex<Option<crate::config::TransportConfig>>,
+    /// Cancelled when the connection ends: its background tasks stop with it.
+    pub(super) closed: tokio_util::sync::CancellationToken,
 }
 
 impl Connection {
@@ -94,6 +96,7 @@ impl Connection {
             owns_orchestrator: AtomicBool::new(false),
             transport_update: parking_lot::Mutex::new(None),
             bridge: OnceCell::new(),
+            closed: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
@@ -143,13 +146,7 @@ impl Session {
                          set it in .opencode/orchestrator.json"
                     );
                 }
-                let bridge = (opts.bridge == Some(true)).then(|| {
-                    let api = Arc::new(BridgeApi::new(ClientLink {
-                        client: self.client.clone(),
-                    }));
-                    let _ = self.conn.bridge.set(api.clone());
-                    api
-                });
+                let bridge = (opts.bridge == Some(true)).then(|| self.bridge());
                 core.offer(*client, opts.opencode_url.clone(), bridge).await;
                 Ok(core.orchestrator.clone())
             }
@@ -184,6 +181,19 @@ impl Session {
 }
 
 impl Session {
+    /// This connection's bridge to OpenCode through its client (the plugin), made once.
+    fn bridge(&self) -> Arc<BridgeApi> {
+        if let Some(api) = self.conn.bridge.get() {
+            return api.clone();
+        }
+        let api = Arc::new(BridgeApi::new(ClientLink {
+            client: self.client.clone(),
+        }));
+        // `initialize` runs once at a time per connection: nothing else sets it meanwhile.
+        let _ = self.conn.bridge.set(api.clone());
+        api
+    }
+
     /// OpenCode over HTTP when its server answers, else over the plugin bridge when the client
     /// offers one.
     async fn opencode_backend(
@@ -208,10 +218,9 @@ impl Session {
         }
         if opts.bridge == Some(true) {
             tracing::info!(reason = %why, "using OpenCode through the plugin bridge");
-            let api = Arc::new(BridgeApi::new(ClientLink {
-                client: self.client.clone(),
-            }));
-            let _ = self.conn.bridge.set(api.clone());
+            // One bridge per connection, also when `initialize` is tried again: the plugin's
+            // events feed the one stored here.
+            let api = self.bridge();
             return Ok(Arc::new(OpencodeBackend::new(api)));
         }
         Err(format!(
@@ -324,6 +333,7 @@ impl LanguageServer for Session {
                 self.client.clone(),
                 orchestrator.bus().subscribe(),
                 self.conn.initialized.subscribe(),
+                self.conn.closed.clone(),
             );
         }
         let _ = self.conn.orchestrator.set(orchestrator);

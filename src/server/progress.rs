@@ -18,17 +18,19 @@ use tower_lsp_server::lsp_types::{
 };
 
 use crate::orchestrator::events::Event;
+use tokio_util::sync::CancellationToken;
 
 /// How long a client may take to accept a progress token before we go on without it.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Follows mission events for one client until the bus closes.
+/// Follows mission events for one client until its connection or the bus closes.
 pub fn start(
     client: Client,
     mut events: broadcast::Receiver<Arc<Event>>,
     mut initialized: watch::Receiver<bool>,
+    closed: CancellationToken,
 ) {
-    tokio::spawn(async move {
+    tokio::spawn(closed.run_until_cancelled_owned(async move {
         if initialized.wait_for(|ready| *ready).await.is_err() {
             return;
         }
@@ -40,7 +42,7 @@ pub fn start(
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
-    });
+    }));
 }
 
 async fn on_event(client: &Client, open: &mut HashSet<String>, event: &Event) {
