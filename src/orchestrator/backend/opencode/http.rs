@@ -18,6 +18,9 @@ use crate::orchestrator::backend::BackendError;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// OpenCode sends `server.heartbeat` on `/event` every 10 s: this long without any event,
+/// the stream is taken for dead.
+const EVENT_SILENCE: Duration = Duration::from_secs(35);
 
 pub struct HttpApi {
     client: Client,
@@ -74,17 +77,25 @@ impl HttpApi {
                         loop {
                             tokio::select! {
                                 _ = stop.cancelled() => return,
-                                next = sse.next() => match next {
-                                    Some(Ok(ev)) => {
+                                next = tokio::time::timeout(EVENT_SILENCE, sse.next()) => match next {
+                                    Ok(Some(Ok(ev))) => {
                                         if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
                                             let _ = events.send(v);
                                         }
                                     }
-                                    Some(Err(e)) => {
+                                    Ok(Some(Err(e))) => {
                                         tracing::warn!("OpenCode event stream broke: {e}");
                                         break;
                                     }
-                                    None => break,
+                                    Ok(None) => break,
+                                    Err(_) => {
+                                        // Not even a heartbeat: a half-open connection (a
+                                        // dropped NAT entry, a stopped process). Reconnect.
+                                        tracing::warn!(
+                                            "OpenCode's event stream was silent for {EVENT_SILENCE:?}; reconnecting"
+                                        );
+                                        break;
+                                    }
                                 }
                             }
                         }
