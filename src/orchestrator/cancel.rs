@@ -35,7 +35,13 @@ impl Orchestrator {
             task.error = Some("cancelled before it started".into());
             let mut ops = vec![Op::PutTask(task.clone())];
             ops.extend(super::runner::ending_ops(&task));
-            core.ledger.commit(ops).await?;
+            if let Err(e) = core.ledger.commit(ops).await {
+                // Not recorded, so not cancelled: it waits in the queue again.
+                let queued = core.task(task_id).await?;
+                core.state.lock().enqueue_recovered(&queued);
+                core.dispatch();
+                return Err(e.into());
+            }
             core.notice_committed(&task);
             return Ok(CancelOutcome {
                 task,

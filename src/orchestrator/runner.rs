@@ -379,6 +379,9 @@ fn backoff(recovery: &crate::config::RecoveryConfig, attempt: u32) -> Duration {
     Duration::from_millis(half + super::ids::random_u64() % (half + 1))
 }
 
+/// How often the end of a task is tried to be recorded (pauses 0.1 s, doubling: ~3 s in all).
+const FINISH_ATTEMPTS: u32 = 6;
+
 /// Records how the task ended, with its event and (for background tasks) a notice for the
 /// parent session, in one transaction.
 async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
@@ -429,9 +432,29 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
     }
     ops.insert(0, Op::PutTask(task.clone()));
     ops.extend(ending_ops(&task));
-    match core.ledger.commit(ops).await {
-        Ok(_) => core.notice_committed(&task),
-        Err(e) => tracing::error!(task_id, "could not record the end of the task: {e}"),
+    // The one write that must land (a busy or briefly failing disk): else the task would
+    // stay `running` with nothing left to end it. Tried a few times, with a growing pause.
+    let mut pause = Duration::from_millis(100);
+    for attempt in 1..=FINISH_ATTEMPTS {
+        match core.ledger.commit(ops.clone()).await {
+            Ok(_) => {
+                core.notice_committed(&task);
+                break;
+            }
+            Err(e) if attempt < FINISH_ATTEMPTS => {
+                tracing::warn!(
+                    task_id,
+                    attempt,
+                    "could not record the end of the task: {e}; trying again"
+                );
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(e) => tracing::error!(
+                task_id,
+                "could not record the end of the task after {FINISH_ATTEMPTS} tries: {e}"
+            ),
+        }
     }
     if let Some(session_id) = task.session_id.clone() {
         schedule_cleanup(core, session_id);
