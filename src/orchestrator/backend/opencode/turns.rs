@@ -7,7 +7,7 @@
 //! state shows no finished answer, the caller asks OpenCode over its API instead, so a missed
 //! event costs a request, never a wrong result.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -18,26 +18,46 @@ struct Message {
     parts: BTreeMap<String, Value>,
 }
 
+/// Sessions whose turn is followed at most. A turn pushed out is read from OpenCode's API when
+/// its answer is wanted: a long-lived daemon does not keep every task's last turn (tool
+/// outputs included) in memory.
+const MAX_TRACKED: usize = 512;
+
 #[derive(Default)]
 pub struct TurnTracker {
-    sessions: Mutex<HashMap<String, BTreeMap<String, Message>>>,
+    inner: Mutex<Tracked>,
+}
+
+#[derive(Default)]
+struct Tracked {
+    sessions: HashMap<String, BTreeMap<String, Message>>,
+    /// Sessions by when their turn started, oldest first.
+    order: VecDeque<String>,
 }
 
 impl TurnTracker {
     /// A new turn starts: forget what was seen of the last one.
     pub fn start(&self, session_id: &str) {
-        self.sessions
-            .lock()
-            .insert(session_id.to_string(), BTreeMap::new());
+        let mut t = self.inner.lock();
+        t.order.retain(|s| s != session_id);
+        t.order.push_back(session_id.to_string());
+        t.sessions.insert(session_id.to_string(), BTreeMap::new());
+        while t.order.len() > MAX_TRACKED {
+            if let Some(oldest) = t.order.pop_front() {
+                t.sessions.remove(&oldest);
+            }
+        }
     }
 
     pub fn forget(&self, session_id: &str) {
-        self.sessions.lock().remove(session_id);
+        let mut t = self.inner.lock();
+        t.order.retain(|s| s != session_id);
+        t.sessions.remove(session_id);
     }
 
     /// Events may have been missed: nothing tracked can be trusted any more.
     pub fn clear(&self) {
-        for messages in self.sessions.lock().values_mut() {
+        for messages in self.inner.lock().sessions.values_mut() {
             messages.clear();
         }
     }
@@ -54,7 +74,7 @@ impl TurnTracker {
                 ) else {
                     return;
                 };
-                if let Some(messages) = self.sessions.lock().get_mut(session) {
+                if let Some(messages) = self.inner.lock().sessions.get_mut(session) {
                     messages.entry(id.to_string()).or_default().info = info.clone();
                 }
             }
@@ -67,7 +87,7 @@ impl TurnTracker {
                 ) else {
                     return;
                 };
-                if let Some(messages) = self.sessions.lock().get_mut(session) {
+                if let Some(messages) = self.inner.lock().sessions.get_mut(session) {
                     messages
                         .entry(message.to_string())
                         .or_default()
@@ -81,8 +101,8 @@ impl TurnTracker {
 
     /// The tracked messages of a session in OpenCode's `[{info, parts}]` shape, oldest first.
     pub fn messages(&self, session_id: &str) -> Option<Value> {
-        let sessions = self.sessions.lock();
-        let messages = sessions.get(session_id)?;
+        let tracked = self.inner.lock();
+        let messages = tracked.sessions.get(session_id)?;
         let mut list: Vec<&Message> = messages.values().filter(|m| !m.info.is_null()).collect();
         // OpenCode's message ids sort by creation; order by creation time to be sure.
         list.sort_by_key(|m| {
@@ -121,5 +141,20 @@ mod tests {
         assert_eq!(t.messages("ses_1").unwrap(), json!([]));
         t.forget("ses_1");
         assert!(t.messages("ses_1").is_none());
+    }
+
+    #[test]
+    fn only_the_newest_turns_are_kept() {
+        let t = TurnTracker::default();
+        for i in 0..MAX_TRACKED + 10 {
+            t.start(&format!("ses_{i}"));
+        }
+        t.start("ses_3"); // started again: newest now
+        assert!(t.messages("ses_0").is_none(), "pushed out");
+        assert!(t.messages("ses_3").is_some());
+        assert!(t.messages(&format!("ses_{}", MAX_TRACKED + 9)).is_some());
+        let t = t.inner.lock();
+        assert_eq!(t.sessions.len(), MAX_TRACKED);
+        assert_eq!(t.order.len(), MAX_TRACKED);
     }
 }
