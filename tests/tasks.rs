@@ -774,3 +774,32 @@ async fn a_delegation_cancelled_mid_request_is_either_not_recorded_or_runs() {
     assert_eq!(stats["queued"], 0, "{stats}");
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test]
+async fn with_every_slot_taken_the_server_still_reads_what_frees_one() {
+    let (mut c, h, _ws) = start(json!({"transport": {"concurrency": 1}})).await;
+    let id = c.delegate("builder", &hold("g", "late")).await;
+    // The one slot: a long wait for the task.
+    let (long, long_reply) = c
+        .send_request(
+            "orchestrator/task/get",
+            json!({"taskId": id, "waitMs": 60_000}),
+        )
+        .await;
+    // A second request finds no slot; the cancel behind it must still be read.
+    let (_, stats_reply) = c.send_request("orchestrator/stats", json!({})).await;
+    c.notify("$/cancelRequest", json!({"id": long})).await;
+    let reply = tokio::time::timeout(TIMEOUT, long_reply)
+        .await
+        .expect("the long request was not cancelled")
+        .unwrap();
+    assert_eq!(reply["error"]["code"], -32800, "{reply}");
+    let stats = tokio::time::timeout(TIMEOUT, stats_reply)
+        .await
+        .expect("the waiting request never got its slot")
+        .unwrap();
+    assert!(stats.get("result").is_some(), "{stats}");
+    h.open_gate("g");
+    assert_eq!(c.get(&id, 10_000).await["status"], "completed");
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}

@@ -84,6 +84,8 @@ where
 
     let mut concurrency = options.concurrency.max(1);
     let slots = Arc::new(Semaphore::new(concurrency));
+    // Requests waiting on the side for a slot.
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut reader = FrameReader::new(input, options.max_frame_bytes);
     let mut exit_received = false;
 
@@ -127,28 +129,56 @@ where
             exit_received = true;
             break;
         }
-        // Notifications are quick and must never wait behind long requests (e.g. a
-        // `$/cancelRequest` for one of them).
-        let permit = if request.id().is_some() {
-            match slots.clone().acquire_owned().await {
-                Ok(p) => Some(p),
-                Err(_) => break,
-            }
-        } else {
+        // The lifecycle requests are answered before anything after them is read: a client
+        // that pipelines `initialize` and its first requests, or `shutdown` and `exit`, gets
+        // them in order.
+        let in_order = matches!(request.method(), "initialize" | "shutdown");
+        // Requests take a slot (`transport.concurrency`); notifications are quick and must
+        // never wait behind long requests (e.g. a `$/cancelRequest` for one of them).
+        let needs_slot = request.id().is_some();
+        let permit = if !needs_slot {
             None
+        } else {
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                // All slots taken. Up to as many requests again wait for one on the side,
+                // so that the replies and notifications behind them are still read (a
+                // bridge reply or a session's idle may be what ends the requests holding
+                // the slots); past that, reading waits too.
+                Err(_) if !in_order && waiting.load(Ordering::SeqCst) < concurrency => None,
+                Err(_) => match slots.clone().acquire_owned().await {
+                    Ok(p) => Some(p),
+                    Err(_) => break,
+                },
+            }
         };
+        let waits_for_slot = needs_slot && permit.is_none();
         if futures::future::poll_fn(|cx| service.poll_ready(cx))
             .await
             .is_err()
         {
             break;
         }
-        // The lifecycle requests are answered before anything after them is read: a client
-        // that pipelines `initialize` and its first requests, or `shutdown` and `exit`, gets
-        // them in order.
-        let in_order = matches!(request.method(), "initialize" | "shutdown");
         let id = request.id().cloned();
         let mut fut = Box::pin(answered(service.call(request), id));
+        if waits_for_slot {
+            // Not polled (so not started) until it has its slot.
+            let (slots, out, waiting) = (slots.clone(), out.clone(), waiting.clone());
+            waiting.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let permit = slots.acquire_owned().await;
+                waiting.fetch_sub(1, Ordering::SeqCst);
+                let Ok(_permit) = permit else {
+                    return;
+                };
+                if let Ok(Some(response)) = fut.await
+                    && let Ok(text) = serde_json::to_string(&response)
+                {
+                    let _ = out.send(&text).await;
+                }
+            });
+            continue;
+        }
         // Most other requests finish without waiting on anything: answer those right here
         // instead of paying for a spawned task.
         let ready = if in_order {
