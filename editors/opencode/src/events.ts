@@ -16,11 +16,16 @@ export function isOrchestratorEvent(v: unknown): v is OrchestratorEvent {
   return typeof e.seq === "number" && Number.isSafeInteger(e.seq) && typeof e.type === "string";
 }
 
+/** The `seq`s an orderer gave up waiting for, `first` to `last` inclusive. */
+export type GapHandler = (first: number, last: number) => void;
+
 /**
  * Delivers events in `seq` order. The server's handlers finish out of order, so an event may
  * arrive before one with a smaller `seq`: an event that does not follow the last one delivered
  * is held until the gap closes or `gapWaitMs` passes; then everything held goes out in order.
- * An event whose `seq` was already delivered (or is older) is dropped.
+ * An event whose `seq` was already delivered (or is older) is dropped, so a missing event that
+ * comes after its gap was given up would be lost: `onGap` hears of every gap delivery goes
+ * past, before the event after it goes out, for the owner to fetch the missing range again.
  */
 export class SeqOrderer<E extends OrchestratorEvent = OrchestratorEvent> {
   private last: number | undefined;
@@ -30,6 +35,7 @@ export class SeqOrderer<E extends OrchestratorEvent = OrchestratorEvent> {
   constructor(
     private readonly deliver: (event: E) => void,
     private readonly gapWaitMs = 200,
+    private readonly onGap?: GapHandler,
     private readonly maxHeld = 10_000,
   ) {}
 
@@ -61,14 +67,34 @@ export class SeqOrderer<E extends OrchestratorEvent = OrchestratorEvent> {
     }
   }
 
-  /** Delivers everything held, in order, giving up on the gaps. */
+  /**
+   * Says that everything up to `lastSeq` is accounted for (a replay delivered it): held events
+   * up to it are dropped, and those right after it go out.
+   */
+  reset(lastSeq: number): void {
+    if (this.last === undefined || lastSeq > this.last) this.last = lastSeq;
+    for (const seq of [...this.held.keys()]) if (seq <= this.last) this.held.delete(seq);
+    this.drain();
+    if (this.held.size === 0) this.clearTimer();
+  }
+
+  /** Delivers everything held, in order, giving up on the gaps (each told to `onGap`). */
   flush(): void {
     this.clearTimer();
     const seqs = [...this.held.keys()].sort((a, b) => a - b);
     for (const seq of seqs) {
       const e = this.held.get(seq);
       this.held.delete(seq);
-      if (e) this.emit(e);
+      if (!e) continue;
+      // Before the first delivery there is no baseline, so no known gap.
+      if (this.last !== undefined && seq > this.last + 1) {
+        try {
+          this.onGap?.(this.last + 1, seq - 1);
+        } catch {
+          // the owner's failure must not stop the stream
+        }
+      }
+      this.emit(e);
     }
   }
 
@@ -165,6 +191,10 @@ export class BoundedSet {
 
   has(item: string): boolean {
     return this.items.has(item);
+  }
+
+  delete(item: string): void {
+    this.items.delete(item);
   }
 
   get size(): number {

@@ -87,10 +87,18 @@ export const FALLBACK_TOOL_NAMES = ["delegate_task", "get_task_result", "list_ta
 /** Marks the plugin's own prompt text, as the server's prompts are marked. */
 export const MARKER = "[opencode-orchestrator]";
 
-/** Registers the agents and commands into OpenCode's config (mutated in place). */
-export function applyConfig(cfg: Config, agents: readonly AgentInfo[], commands: readonly CommandInfo[], log: Logger): void {
+/**
+ * Registers the agents and commands into OpenCode's config (mutated in place). Returns the names
+ * of the commands it added: only those are the plugin's to handle (a command the user already
+ * has keeps its own meaning).
+ */
+/** The command objects this plugin put in a config (to know them again). */
+const OUR_COMMANDS = new WeakSet<object>();
+
+export function applyConfig(cfg: Config, agents: readonly AgentInfo[], commands: readonly CommandInfo[], log: Logger): Set<string> {
   const c = cfg as { agent?: Record<string, Record<string, unknown> | undefined>; command?: Record<string, unknown> };
-  if (agents.length === 0) return;
+  const added = new Set<string>();
+  if (agents.length === 0) return added;
   c.agent ??= {};
   for (const { name, displayName: _displayName, ...agent } of agents) {
     const mine = c.agent[name];
@@ -99,12 +107,19 @@ export function applyConfig(cfg: Config, agents: readonly AgentInfo[], commands:
   c.command ??= {};
   for (const { name, ...command } of commands) {
     if (command.agent !== undefined && !agents.some((a) => a.name === command.agent)) continue;
-    if (c.command[name] !== undefined) {
-      log.warn(`a \`${name}\` command is already configured: opencode-orchestrator's /${name} is not added`);
+    const existing = c.command[name];
+    if (existing !== undefined) {
+      // Ours from an earlier call on the same config: still ours.
+      if (typeof existing === "object" && existing !== null && OUR_COMMANDS.has(existing)) added.add(name);
+      else log.warn(`a \`${name}\` command is already configured: opencode-orchestrator's /${name} is not added`);
       continue;
     }
-    c.command[name] = { ...command };
+    const mine = { ...command };
+    OUR_COMMANDS.add(mine);
+    c.command[name] = mine;
+    added.add(name);
   }
+  return added;
 }
 
 const BUDGET_FLAGS: Record<string, string> = {
@@ -114,31 +129,56 @@ const BUDGET_FLAGS: Record<string, string> = {
   "--max-cost": "maxCost",
 };
 
+/** What `/task` asks for: a new mission, or resuming the session's mission; with budgets. */
+export type TaskArgs =
+  | { resume: false; goal: string; budgets?: Record<string, number> }
+  | { resume: true; budgets?: Record<string, number> };
+
 /**
- * `/task [--max-tasks N] [--max-minutes N] [--max-tokens N] [--max-cost X] goal`: the goal and
- * the mission's own budgets (the server checks the values). Flags come first; `--` ends them.
+ * `/task [--max-tasks N] [--max-minutes N] [--max-tokens N] [--max-cost X] goal`, or
+ * `/task resume` (any case) with those flags before or after it. Flags come before the goal and
+ * `--` ends them; the goal is the rest of the text as typed (line breaks kept). An unknown flag,
+ * a value that is not a number, or words after `resume` throw: taken as the goal they would
+ * start a mission nobody asked for. The server checks the values' ranges.
  */
-export function parseTaskArgs(args: string): { goal: string; budgets?: Record<string, number> } {
-  const words = args.trim().split(/\s+/);
+export function parseTaskArgs(args: string): TaskArgs {
   const budgets: Record<string, number> = {};
-  let i = 0;
-  while (i < words.length) {
-    const word = words[i] ?? "";
-    if (word === "--") {
-      i++;
+  const words = /\S+/g;
+  let resume = false;
+  let goalAt: number | undefined;
+  for (let m = words.exec(args); m; m = words.exec(args)) {
+    const word = m[0];
+    if (word === "--" && !resume) {
+      goalAt = words.lastIndex;
       break;
     }
-    const [flag, inline] = word.split("=", 2) as [string, string | undefined];
-    const key = BUDGET_FLAGS[flag];
-    if (!key) break;
-    const value = inline ?? words[i + 1];
-    const n = Number(value);
-    if (value === undefined || value === "" || !Number.isFinite(n)) break;
-    budgets[key] = n;
-    i += inline === undefined ? 2 : 1;
+    if (word.startsWith("--")) {
+      const eq = word.indexOf("=");
+      const flag = eq < 0 ? word : word.slice(0, eq);
+      const key = BUDGET_FLAGS[flag];
+      if (!key) {
+        throw new Error(
+          `unknown option \`${flag}\` (known: ${Object.keys(BUDGET_FLAGS).join(", ")}; put \`--\` before a goal that starts with \`--\`)`,
+        );
+      }
+      const value = eq < 0 ? words.exec(args)?.[0] : word.slice(eq + 1);
+      const n = Number(value);
+      if (value === undefined || value === "" || !Number.isFinite(n)) {
+        throw new Error(`\`${flag}\` needs a number${value ? `, not \`${value}\`` : ""}`);
+      }
+      budgets[key] = n;
+    } else if (resume) {
+      throw new Error(`\`/task resume\` takes only budget flags, not \`${word}\` (a goal that starts with "resume" goes after \`--\`: \`/task -- resume …\`)`);
+    } else if (word.toLowerCase() === "resume") {
+      resume = true;
+    } else {
+      goalAt = m.index;
+      break;
+    }
   }
-  const goal = words.slice(i).join(" ");
-  return Object.keys(budgets).length > 0 ? { goal, budgets } : { goal };
+  const withBudgets = Object.keys(budgets).length > 0 ? { budgets } : {};
+  if (resume) return { resume: true, ...withBudgets };
+  return { resume: false, goal: goalAt === undefined ? "" : args.slice(goalAt).trim(), ...withBudgets };
 }
 
 type TextPart = { type?: string; text?: string };
@@ -200,12 +240,23 @@ export class OrchestratorRuntime {
   tools: ToolInfo[] = [];
   agents: AgentInfo[] = [];
   commands: CommandInfo[] = [];
+  /** The commands `config` added (`/task`, `/stop`): the command hook handles only these. */
+  registeredCommands: ReadonlySet<string> = new Set();
   /** Whether OpenCode's events go to the server (it uses the bridge). */
   forwardEvents = true;
   /** Every event delivered in seq order (tests and listeners). */
   readonly listeners = new Set<(event: OrchestratorEvent) => void>();
   private readonly displayNames = new Map<string, string>();
   private unregisterExit: (() => void) | undefined;
+  /** The pid of the server process that last made a bridge call. */
+  private bridgeCaller: number | undefined;
+  /** The `seq` of the last event delivered (to toasts and listeners). */
+  private lastDelivered: number | undefined;
+  /** Live events the orderer let out while a replay runs: they go out after the replayed ones. */
+  private held: OrchestratorEvent[] = [];
+  private replaying: Promise<void> | undefined;
+  /** Where the next replay pass starts: a replay asked for while one runs. */
+  private replayFrom: number | undefined;
 
   constructor(
     input: PluginInput,
@@ -217,7 +268,17 @@ export class OrchestratorRuntime {
     this.log = log;
     this.directory = path.resolve(input.directory || process.cwd());
     this.toaster = new Toaster(input.client, this.displayNames, settings.toasts);
-    this.orderer = new SeqOrderer((e) => this.deliver(e), deps.gapWaitMs ?? 200);
+    this.orderer = new SeqOrderer(
+      (e) => {
+        if (this.replaying) this.held.push(e);
+        else this.deliver(e);
+      },
+      deps.gapWaitMs ?? 200,
+      (first, last) => {
+        log.warn(`events ${first}-${last} did not come from the orchestrator; replaying them`);
+        void this.replay(first - 1);
+      },
+    );
     const bridge = createBridge(input.client, this.directory, (id) => this.taskSessions.add(id));
     const initializationOptions: Record<string, unknown> = {
       workspaceRoot: this.directory,
@@ -238,7 +299,14 @@ export class OrchestratorRuntime {
       logger: log,
       ...deps.server,
       requestHandlers: {
-        "orchestrator/opencode/call": (params) => bridge.handle(params),
+        "orchestrator/opencode/call": (params) => {
+          // Whatever `stats` said at start, the server reaches OpenCode through this plugin now
+          // (the shared daemon falls back to a client's bridge when the HTTP OpenCode it used
+          // stops answering), and its tasks finish only on the events this plugin forwards.
+          this.bridgeCaller = this.server.pid;
+          this.forwardEvents = true;
+          return bridge.handle(params);
+        },
       },
       notificationHandlers: {
         "orchestrator/event": (params) => {
@@ -247,7 +315,7 @@ export class OrchestratorRuntime {
         "orchestrator/eventsDropped": (params) => {
           const after = (params as { afterSeq?: unknown } | undefined)?.afterSeq;
           log.warn("the orchestrator dropped events for this client; replaying them", { params });
-          void this.replay(typeof after === "number" ? after : this.orderer.lastSeq ?? 0);
+          void this.replay(typeof after === "number" ? after : this.lastDelivered ?? 0);
         },
       },
       onReady: (_server, restarted) => this.afterReady(restarted),
@@ -296,8 +364,43 @@ export class OrchestratorRuntime {
     await this.server.stop();
   }
 
-  /** Every event after `afterSeq`, fed through the orderer (after a restart or lost events). */
-  async replay(afterSeq: number): Promise<void> {
+  /**
+   * Every event after `afterSeq`, delivered in order (after a restart, lost events, or a gap
+   * the orderer gave up on). Live events that come meanwhile are held and go out after the
+   * replayed ones; a replay asked for while one runs makes one more pass after it.
+   */
+  replay(afterSeq: number): Promise<void> {
+    this.replayFrom = Math.min(this.replayFrom ?? afterSeq, afterSeq);
+    this.replaying ??= this.runReplays();
+    return this.replaying;
+  }
+
+  private async runReplays(): Promise<void> {
+    try {
+      while (this.replayFrom !== undefined) {
+        const from = this.replayFrom;
+        this.replayFrom = undefined;
+        const before = this.lastDelivered;
+        if (!(await this.replayPass(from))) return;
+        // The first held event (the orderer lets them out in order) after a gap: the server had
+        // the missing ones when it sent it (every event is in the ledger before it is sent), so
+        // one more pass brings them, unless this one brought nothing.
+        const last = this.lastDelivered;
+        const next = last === undefined ? undefined : this.held.find((e) => e.seq > last);
+        if (last !== undefined && last !== before && next && next.seq > last + 1) this.replayFrom ??= last;
+      }
+    } finally {
+      this.replaying = undefined;
+      this.replayFrom = undefined;
+      const held = this.held;
+      this.held = [];
+      for (const e of held) this.deliver(e);
+      if (this.lastDelivered !== undefined) this.orderer.reset(this.lastDelivered);
+    }
+  }
+
+  /** One replay from `afterSeq` to the server's last event; false when it failed. */
+  private async replayPass(afterSeq: number): Promise<boolean> {
     let cursor = afterSeq;
     try {
       for (let page = 0; page < 100; page++) {
@@ -305,29 +408,36 @@ export class OrchestratorRuntime {
           "orchestrator/events/replay",
           { afterSeq: cursor, limit: 1000 },
         );
-        for (const e of r.events ?? []) if (isOrchestratorEvent(e)) this.orderer.push(e);
-        if (!r.more || typeof r.nextSeq !== "number" || r.nextSeq <= cursor) return;
+        for (const e of r.events ?? []) if (isOrchestratorEvent(e)) this.deliver(e);
+        if (!r.more || typeof r.nextSeq !== "number" || r.nextSeq <= cursor) return true;
         cursor = r.nextSeq;
       }
+      return true;
     } catch (e) {
       this.log.warn(`replaying events failed: ${(e as Error).message}`);
+      return false;
     }
   }
 
   private async afterReady(restarted: boolean): Promise<void> {
     try {
       const stats = await this.server.request<{ backend?: unknown }>("orchestrator/stats", {}, { timeoutMs: 5000 });
-      // Forward OpenCode's events only when the server reaches OpenCode through this plugin.
-      this.forwardEvents = typeof stats.backend !== "string" || stats.backend.includes("bridge");
+      // Forward OpenCode's events only when the server reaches OpenCode through this plugin: it
+      // says so, or this process already made a bridge call (one may come before the answer).
+      const bridged = typeof stats.backend !== "string" || stats.backend.includes("bridge");
+      this.forwardEvents = bridged || this.bridgeCaller === this.server.pid;
     } catch (e) {
       this.forwardEvents = true;
       this.log.warn(`orchestrator/stats failed: ${(e as Error).message}`);
     }
-    const last = this.orderer.lastSeq;
+    const last = this.lastDelivered;
     if (restarted && last !== undefined) void this.replay(last);
   }
 
+  /** Hands one event to the toasts and listeners, once: replays and live events overlap. */
   private deliver(event: OrchestratorEvent): void {
+    if (this.lastDelivered !== undefined && event.seq <= this.lastDelivered) return;
+    this.lastDelivered = event.seq;
     const maxAge = this.deps.toastMaxAgeMs ?? 60_000;
     if (typeof event.time !== "number" || Date.now() - event.time <= maxAge) this.toaster.onEvent(event);
     for (const l of this.listeners) {
@@ -349,17 +459,22 @@ export class OrchestratorRuntime {
   /**
    * `/task <goal>`: the mission is started, bound to this session, before the command's prompt
    * (the server's template, with the goal) reaches the Commander. `/task resume` resumes the
-   * session's paused or stopped mission instead. A refusal replaces the prompt with the reason.
+   * session's paused or stopped mission instead. A refusal (of the arguments or by the server)
+   * replaces the prompt with the reason.
    */
   async onTask(sessionID: string, args: string, parts: unknown[]): Promise<void> {
-    const goal = args.trim();
-    // The server follows this session's messages from now on (a user message pauses the mission).
-    this.taskSessions.add(sessionID);
+    let resume = false;
+    const followed = this.taskSessions.has(sessionID);
     try {
-      if (goal === "resume") {
+      const parsed = parseTaskArgs(args);
+      resume = parsed.resume;
+      const budgets = parsed.budgets ? { budgets: parsed.budgets } : {};
+      // The server follows this session's messages from now on (a user message pauses the mission).
+      this.taskSessions.add(sessionID);
+      if (parsed.resume) {
         const r = await this.server.request<{ mission?: { missionId?: string; goal?: string } }>(
           "orchestrator/mission/resume",
-          { sessionId: sessionID },
+          { sessionId: sessionID, ...budgets },
         );
         replaceCommandText(
           parts,
@@ -368,19 +483,21 @@ export class OrchestratorRuntime {
         );
         return;
       }
-      const parsed = parseTaskArgs(goal);
       await this.server.request("orchestrator/mission/start", {
         goal: parsed.goal,
         sessionId: sessionID,
         prompt: false,
-        ...(parsed.budgets ? { budgets: parsed.budgets } : {}),
+        ...budgets,
       });
     } catch (e) {
+      // No mission runs here because of this command: the session is not followed for it.
+      if (!followed) this.taskSessions.delete(sessionID);
       const message = (e as Error).message;
-      this.toaster.show(`The mission could not start: ${message}`, "error");
+      const what = resume ? "be resumed" : "start";
+      this.toaster.show(`The mission could not ${what}: ${message}`, "error");
       replaceCommandText(
         parts,
-        `${MARKER} The mission could not ${goal === "resume" ? "be resumed" : "start"}: ${message}\n\n` +
+        `${MARKER} The mission could not ${what}: ${message}\n\n` +
           "Tell the user this in one sentence, and what to do about it. Do not start the work.",
       );
     }
@@ -418,13 +535,15 @@ export class OrchestratorRuntime {
       tool: tools,
       config: (cfg) => {
         try {
-          applyConfig(cfg, this.agents, this.commands, this.log);
+          this.registeredCommands = applyConfig(cfg, this.agents, this.commands, this.log);
         } catch (e) {
           this.log.error(`registering the agents failed: ${(e as Error).message}`);
         }
         return Promise.resolve();
       },
       "command.execute.before": async (input, output) => {
+        // Only the commands the plugin registered: a `/task` of the user's own is left alone.
+        if (!this.registeredCommands.has(input.command)) return;
         try {
           if (input.command === "task") await this.onTask(input.sessionID, input.arguments, output.parts);
           else if (input.command === "stop") await this.onStop(input.sessionID, output.parts);

@@ -42,6 +42,39 @@ describe("SeqOrderer", () => {
     o.dispose();
   });
 
+  test("delivering past a gap tells onGap the missing range first; closed gaps and the first event tell nothing", async () => {
+    const out: string[] = [];
+    const o = new SeqOrderer((e) => out.push(`${e.seq}`), 30, (first, last) => out.push(`gap ${first}-${last}`));
+    o.push(ev(5)); // the first event: no baseline, so no gap before it
+    await delay(50);
+    o.push(ev(8));
+    o.push(ev(7));
+    o.push(ev(11));
+    o.push(ev(6)); // closes 6-7, 8 follows; 11 waits
+    assert.deepEqual(out, ["5", "6", "7", "8"]);
+    await delay(50);
+    assert.deepEqual(out, ["5", "6", "7", "8", "gap 9-10", "11"]);
+    o.push(ev(10)); // too late: already given up, dropped (the owner fetches it)
+    assert.deepEqual(out.at(-1), "11");
+    o.dispose();
+  });
+
+  test("reset accounts for what a replay delivered and lets out what follows", () => {
+    const out: number[] = [];
+    const gaps: number[][] = [];
+    const o = new SeqOrderer((e) => out.push(e.seq), 10_000, (a, b) => gaps.push([a, b]));
+    o.push(ev(1));
+    o.flush();
+    o.push(ev(3));
+    o.push(ev(5));
+    o.reset(3);
+    assert.deepEqual(out, [1], "3 was delivered by the replay; 5 still waits for 4");
+    o.push(ev(4));
+    assert.deepEqual(out, [1, 4, 5]);
+    assert.deepEqual(gaps, []);
+    o.dispose();
+  });
+
   test("a consumer that throws does not stop delivery", async () => {
     const out: number[] = [];
     const o = new SeqOrderer((e) => {

@@ -2,6 +2,8 @@
 // through the bridge), with a fake OpenCode SDK client.
 
 import assert from "node:assert/strict";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import type { Config, Hooks, ToolContext } from "@opencode-ai/plugin";
@@ -151,6 +153,8 @@ describe("plugin with the scripted runtime", () => {
   test("/task starts a mission bound to the session; /task resume and /stop act on it", async () => {
     const before = s.hooks["command.execute.before"];
     assert.ok(before, "the command hook is registered");
+    await s.hooks.config?.({});
+    assert.deepEqual([...s.runtime.registeredCommands].sort(), ["stop", "task"]);
     const parts = () => [{ type: "text", text: "the template with the goal" }];
     const p1 = parts();
     await before({ command: "task", sessionID: "ses_cmd", arguments: "  Add dark mode  " }, { parts: p1 as never });
@@ -171,6 +175,7 @@ describe("plugin with the scripted runtime", () => {
     assert.ok(p2[0]?.text.startsWith(`${MARKER} The mission could not start`), p2[0]?.text);
     assert.match(p2[0]?.text ?? "", /already runs mission/);
     await waitUntil(() => s.client.toasts.some((t) => t.variant === "error" && /could not start/.test(t.message)), "the error toast");
+    assert.ok(s.runtime.taskSessions.has("ses_cmd"), "still followed: its first mission runs");
 
     const p3 = parts();
     await before({ command: "stop", sessionID: "ses_cmd", arguments: "" }, { parts: p3 as never });
@@ -189,6 +194,9 @@ describe("plugin with the scripted runtime", () => {
     const p6 = parts();
     await before({ command: "task", sessionID: "ses_empty", arguments: "   " }, { parts: p6 as never });
     assert.match(p6[0]?.text ?? "", /could not start: invalid `goal`/);
+    // No mission started in these sessions: their messages are not followed for one.
+    assert.equal(s.runtime.taskSessions.has("ses_nothing"), false);
+    assert.equal(s.runtime.taskSessions.has("ses_empty"), false);
   });
 
   test("config registers the agents (the user's fields win), /task and /stop", async () => {
@@ -216,12 +224,28 @@ describe("plugin with the scripted runtime", () => {
     assert.match(task?.template ?? "", /mission_triage/);
     assert.equal(commands.stop?.agent, "commander");
     assert.ok(commands.stop?.template.startsWith(MARKER));
+    // The same config seen again: its /task is still ours, not "already configured".
+    await s.hooks.config?.(cfg);
+    assert.ok(!s.client.logs.some((l) => /already configured/.test(l.message)));
+    assert.equal((cfg.command as Record<string, unknown>).task, task);
 
     const theirs = { command: { task: { template: "their own $ARGUMENTS" } } } as unknown as Config;
     await s.hooks.config?.(theirs);
     assert.deepEqual((theirs.command as Record<string, unknown>).task, { template: "their own $ARGUMENTS" });
     assert.ok(s.client.logs.some((l) => l.level === "warn" && /`task` command is already configured/.test(l.message)));
     assert.ok((theirs.agent as Record<string, unknown>).commander, "agents registered even then");
+
+    // Their /task is theirs: no mission, the prompt goes as they wrote it; /stop is still ours.
+    const before = s.hooks["command.execute.before"];
+    const mine = [{ type: "text", text: "their own Add a footer" }];
+    await before?.({ command: "task", sessionID: "ses_theirs", arguments: "Add a footer" }, { parts: mine as never });
+    assert.deepEqual(mine, [{ type: "text", text: "their own Add a footer" }]);
+    assert.equal(s.runtime.taskSessions.has("ses_theirs"), false);
+    const list = await s.runtime.server.request<{ missions: Array<{ sessionId: string }> }>("orchestrator/mission/list", {});
+    assert.equal(list.missions.some((m) => m.sessionId === "ses_theirs"), false, "no mission started");
+    const stop = [{ type: "text", text: "stop" }];
+    await before?.({ command: "stop", sessionID: "ses_theirs", arguments: "" }, { parts: stop as never });
+    assert.match(stop[0]?.text ?? "", /typed \/stop, but: session ses_theirs runs no mission/);
   });
 
   test("the server restarts after a crash, with a toast, and tools work again", async () => {
@@ -237,19 +261,42 @@ describe("plugin with the scripted runtime", () => {
 });
 
 describe("/task arguments", () => {
-  test("leading budget flags become the mission's budgets", () => {
-    assert.deepEqual(parseTaskArgs("  Add dark mode  "), { goal: "Add dark mode" });
+  test("leading budget flags become the mission's budgets; the goal is kept as typed", () => {
+    assert.deepEqual(parseTaskArgs("  Add dark mode  "), { resume: false, goal: "Add dark mode" });
     assert.deepEqual(parseTaskArgs("--max-tasks 3 --max-cost=0.5 Add dark mode"), {
+      resume: false,
       goal: "Add dark mode",
       budgets: { maxTasks: 3, maxCost: 0.5 },
     });
     assert.deepEqual(parseTaskArgs("--max-minutes 10 -- --max-tasks is part of the goal"), {
+      resume: false,
       goal: "--max-tasks is part of the goal",
       budgets: { maxMinutes: 10 },
     });
-    assert.deepEqual(parseTaskArgs("Fix --max-tasks 3 later"), { goal: "Fix --max-tasks 3 later" });
-    assert.deepEqual(parseTaskArgs("--max-tasks lots of work"), { goal: "--max-tasks lots of work" });
-    assert.deepEqual(parseTaskArgs(""), { goal: "" });
+    assert.deepEqual(parseTaskArgs("Fix --max-tasks 3 later"), { resume: false, goal: "Fix --max-tasks 3 later" });
+    assert.deepEqual(parseTaskArgs("--max-tasks 2\nFix the parser:\n\n- keep  the spacing\n"), {
+      resume: false,
+      goal: "Fix the parser:\n\n- keep  the spacing",
+      budgets: { maxTasks: 2 },
+    });
+    assert.deepEqual(parseTaskArgs("-- resume the old work"), { resume: false, goal: "resume the old work" });
+    assert.deepEqual(parseTaskArgs(""), { resume: false, goal: "" });
+  });
+
+  test("resume, in any case, with flags before or after it", () => {
+    assert.deepEqual(parseTaskArgs("resume"), { resume: true });
+    assert.deepEqual(parseTaskArgs("  Resume \n"), { resume: true });
+    assert.deepEqual(parseTaskArgs("resume --max-tasks 40"), { resume: true, budgets: { maxTasks: 40 } });
+    assert.deepEqual(parseTaskArgs("--max-tasks 5 RESUME --max-cost=2"), { resume: true, budgets: { maxTasks: 5, maxCost: 2 } });
+  });
+
+  test("unknown flags, bad values and words after resume are refused, not taken as the goal", () => {
+    assert.throws(() => parseTaskArgs("--max-task 5 Add dark mode"), /unknown option `--max-task` \(known: --max-tasks, --max-minutes, --max-tokens, --max-cost/);
+    assert.throws(() => parseTaskArgs("--max-tasks ten Add dark mode"), /`--max-tasks` needs a number, not `ten`/);
+    assert.throws(() => parseTaskArgs("--max-cost= Add"), /`--max-cost` needs a number$/);
+    assert.throws(() => parseTaskArgs("--max-minutes"), /`--max-minutes` needs a number$/);
+    assert.throws(() => parseTaskArgs("resume --max-tasks lots"), /`--max-tasks` needs a number, not `lots`/);
+    assert.throws(() => parseTaskArgs("resume the parser work"), /`\/task resume` takes only budget flags, not `the`.*`\/task -- resume …`/);
   });
 });
 
@@ -339,5 +386,112 @@ describe("plugin with the OpenCode runtime through the bridge", () => {
     s.client.emit({ type: "session.idle", properties: { sessionID: sessionId } });
     const c = await cancelled;
     assert.equal(c.metadata.task?.status, "cancelled");
+  });
+});
+
+describe("plugin against a fake server", () => {
+  const fakeServer = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "fake-server.js");
+
+  async function startFake(env: Record<string, string> = {}) {
+    const ws = tempWorkspace();
+    const client = new FakeClient();
+    const { hooks, runtime } = await createOrchestrator(pluginInput(client, ws), { bin: process.execPath }, {
+      env: { ...isolatedEnv(ws), ...env },
+      stopOnExit: false,
+      server: { args: [fakeServer] },
+      gapWaitMs: 30,
+    });
+    assert.ok(runtime, "the fake server started");
+    runtimes.push(runtime);
+    client.emit = (event) => void hooks.event?.({ event: event as never });
+    const received = (method: string) => runtime.server.request<unknown[]>("fake/received", { method });
+    return { client, hooks, runtime, received };
+  }
+
+  test("OpenCode's events go to the server from its first bridge call, though it used HTTP at start", async () => {
+    const f = await startFake();
+    assert.equal(f.runtime.forwardEvents, false, "the server said it reaches OpenCode over HTTP");
+    f.client.emit({ type: "session.idle", properties: { sessionID: "ses_before" } });
+    assert.deepEqual(await f.received("orchestrator/opencode/event"), []);
+
+    // The daemon lost its HTTP OpenCode and falls back to this plugin's bridge.
+    const created = await f.runtime.server.request<{ id: string }>("fake/bridgeCall", { op: "session.create", params: { body: { title: "child" } } });
+    assert.equal(f.runtime.forwardEvents, true);
+    f.client.emit({ type: "message.updated", properties: { info: { sessionID: "ses_user", role: "user" } } });
+    f.client.emit({ type: "message.updated", properties: { info: { sessionID: created.id, role: "assistant" } } });
+    f.client.emit({ type: "session.idle", properties: { sessionID: created.id } });
+    const got = (await f.received("orchestrator/opencode/event")) as Array<{ event: { type: string; properties: { sessionID?: string; info?: { sessionID: string } } } }>;
+    assert.deepEqual(
+      got.map((g) => [g.event.type, g.event.properties.sessionID ?? g.event.properties.info?.sessionID]),
+      [
+        ["message.updated", created.id],
+        ["session.idle", created.id],
+      ],
+      "the user's own messages stay filtered out",
+    );
+  });
+
+  test("when agents/list failed, /task and /stop are not the plugin's: nothing is intercepted", async () => {
+    const f = await startFake({ FAKE_AGENTS: "fail" });
+    const cfg = {} as Config;
+    await f.hooks.config?.(cfg);
+    assert.equal((cfg as { command?: unknown }).command, undefined);
+    for (const command of ["task", "stop"]) {
+      const parts = [{ type: "text", text: `their ${command}` }];
+      await f.hooks["command.execute.before"]?.({ command, sessionID: "ses_1", arguments: "Add dark mode" }, { parts: parts as never });
+      assert.deepEqual(parts, [{ type: "text", text: `their ${command}` }], command);
+    }
+    assert.deepEqual(await f.received("orchestrator/mission/start"), []);
+    assert.deepEqual(await f.received("orchestrator/mission/cancel"), []);
+    assert.equal(f.runtime.taskSessions.has("ses_1"), false);
+  });
+
+  test("/task resume passes its budgets; a bad flag is refused with a toast and no request", async () => {
+    const f = await startFake();
+    await f.hooks.config?.({});
+    const before = f.hooks["command.execute.before"];
+    const parts = () => [{ type: "text", text: "the template" }];
+    for (const args of ["resume --max-tasks 40", "--max-tasks 40 Resume"]) {
+      const p = parts();
+      await before?.({ command: "task", sessionID: "ses_r", arguments: args }, { parts: p as never });
+      assert.match(p[0]?.text ?? "", /The user resumed mission msn_1: the old goal/, args);
+    }
+    assert.deepEqual(await f.received("orchestrator/mission/resume"), [
+      { sessionId: "ses_r", budgets: { maxTasks: 40 } },
+      { sessionId: "ses_r", budgets: { maxTasks: 40 } },
+    ]);
+
+    const bad = parts();
+    await before?.({ command: "task", sessionID: "ses_bad", arguments: "--max-task 5 Add dark mode" }, { parts: bad as never });
+    assert.match(bad[0]?.text ?? "", /^\[opencode-orchestrator\] The mission could not start: unknown option `--max-task`/);
+    await waitUntil(() => f.client.toasts.some((t) => t.variant === "error" && /could not start: unknown option `--max-task`/.test(t.message)), "the toast");
+    assert.deepEqual(await f.received("orchestrator/mission/start"), []);
+    assert.equal(f.runtime.taskSessions.has("ses_bad"), false);
+
+    const multi = parts();
+    await before?.({ command: "task", sessionID: "ses_multi", arguments: "--max-cost 2 Fix it:\n- a\n- b" }, { parts: multi as never });
+    assert.deepEqual(await f.received("orchestrator/mission/start"), [{ goal: "Fix it:\n- a\n- b", sessionId: "ses_multi", prompt: false, budgets: { maxCost: 2 } }]);
+  });
+
+  test("a missing event is replayed; the live events after it wait for the replay, none is lost or repeated", async () => {
+    const f = await startFake();
+    const seen: number[] = [];
+    f.runtime.listeners.add((e) => seen.push(e.seq));
+    await f.runtime.server.request("fake/emit", { seqs: [1] });
+    await waitUntil(() => seen.length === 1, "the first event");
+
+    // 3 never comes live; 5 overtakes 4. The gap is given up after 30 ms and replayed from 2.
+    await f.runtime.server.request("fake/set", { replayDelayMs: 300 });
+    await f.runtime.server.request("fake/emit", { seqs: [2, 5, 4] });
+    await waitUntil(async () => (await f.received("orchestrator/events/replay")).length === 1, "the replay");
+    assert.deepEqual(await f.received("orchestrator/events/replay"), [{ afterSeq: 2, limit: 1000 }]);
+    // Live events while the replay runs are held, whatever the gap timer says.
+    await f.runtime.server.request("fake/emit", { seqs: [6] });
+    await delay(100);
+    assert.deepEqual(seen, [1, 2]);
+    await waitUntil(() => seen.length >= 6, "the replayed and held events");
+    await f.runtime.server.request("fake/emit", { seqs: [7] });
+    await waitUntil(() => seen.includes(7), "live delivery after the replay");
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7]);
   });
 });

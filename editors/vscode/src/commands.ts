@@ -1,5 +1,5 @@
-// The commands: Run Mission, Cancel Mission, Show Log, Open Task Result, Refresh. Every failure is
-// shown as an error notification with the server's message.
+// The commands: Run Mission, Cancel Mission, Show Log, Open Task Result, Refresh, Restart Server.
+// Every failure is shown as an error notification with the server's message.
 
 import { execFile } from "node:child_process";
 
@@ -18,6 +18,7 @@ export const COMMANDS = {
   showLog: "opencodeOrchestrator.showLog",
   openTaskResult: "opencodeOrchestrator.openTaskResult",
   refresh: "opencodeOrchestrator.refresh",
+  restartServer: "opencodeOrchestrator.restartServer",
 } as const;
 
 export interface CommandContext {
@@ -33,6 +34,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.showLog, () => showLog(ctx)),
     vscode.commands.registerCommand(COMMANDS.openTaskResult, (node?: unknown) => openTaskResult(ctx, node)),
     vscode.commands.registerCommand(COMMANDS.refresh, () => refresh(ctx)),
+    vscode.commands.registerCommand(COMMANDS.restartServer, () => restartServer(ctx)),
   ];
 }
 
@@ -202,6 +204,12 @@ async function refresh(ctx: CommandContext): Promise<void> {
   } catch (e) {
     showError("Could not refresh", e, ctx);
   }
+}
+
+/** Stops the server and starts it again (after it failed, or to pick up a new binary). */
+async function restartServer(ctx: CommandContext): Promise<void> {
+  ctx.controller.output.info("Restart Server: restarting the server");
+  await ctx.controller.restart();
 }
 
 function isNode(v: unknown): v is ModelNode {

@@ -10,7 +10,7 @@ import { LanguageClient, State, type LanguageClientOptions, type ServerOptions }
 
 import { findBinary } from "./binary";
 import { MissionTreeModel } from "./model";
-import { Methods, Notifications, type MissionFull, type TaskRecord } from "./protocol";
+import { Methods, missionOfReply, Notifications, taskOfReply } from "./protocol";
 import { DEFAULT_SETTINGS, initializationOptions, parseSettings, RESTART_KEYS, SECTION, serverArgs, type Settings } from "./settings";
 import { EventSync } from "./sync";
 
@@ -27,6 +27,8 @@ export class Controller implements vscode.Disposable {
   private sync: EventSync | undefined;
   private stateValue: ServerState = "stopped";
   private problem: string | undefined;
+  /** The user was told the server failed, since it last ran (its restarts fail one by one). */
+  private failureTold = false;
   private starting: Promise<void> | undefined;
   private generation = 0;
   /** The workspace folder the current server was started for. */
@@ -36,8 +38,8 @@ export class Controller implements vscode.Disposable {
   constructor() {
     this.output = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
     this.model = new MissionTreeModel({
-      fetchMission: async (missionId) => (await this.request<{ mission: MissionFull }>(Methods.missionGet, { missionId, journalLimit: 1 })).mission,
-      fetchTask: async (taskId) => (await this.request<{ task: TaskRecord }>(Methods.taskGet, { taskId })).task,
+      fetchMission: async (missionId) => missionOfReply(await this.request<unknown>(Methods.missionGet, { missionId, journalLimit: 1 }), `mission/get ${missionId}`),
+      fetchTask: async (taskId) => taskOfReply(await this.request<unknown>(Methods.taskGet, { taskId }), `task/get ${taskId}`),
       onError: (m) => this.output.warn(m),
     });
     this.statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
@@ -144,6 +146,7 @@ export class Controller implements vscode.Disposable {
 
   private async doStart(): Promise<void> {
     const generation = this.generation;
+    this.failureTold = false;
     const root = this.workspaceRoot();
     this.startedFor = root;
     if (!root) {
@@ -152,10 +155,10 @@ export class Controller implements vscode.Disposable {
       return;
     }
     const parsed = this.readSettings();
-    if (!parsed.ok) return this.fail(parsed.message, true);
+    if (!parsed.ok) return this.fail(parsed.message);
     const settings = parsed.settings;
     const bin = findBinary(settings.serverPath, process.env, root);
-    if (!bin.ok) return this.fail(bin.message, true);
+    if (!bin.ok) return this.fail(bin.message);
 
     this.setState("starting");
     const args = serverArgs(settings);
@@ -182,12 +185,20 @@ export class Controller implements vscode.Disposable {
     client.onDidChangeState((e) => {
       if (generation !== this.generation) return;
       if (e.newState === State.Running) {
+        this.problem = undefined;
+        this.failureTold = false;
         this.setState("running");
         // After the server restarted on its own (vscode-languageclient does that when it dies).
         if (synced) void sync.resync();
-      } else if (e.newState === State.Stopped && this.stateValue === "running") {
-        this.problem = "the server stopped (see the log)";
-        this.setState("failed");
+      } else if (e.newState === State.StartFailed) {
+        this.serverFailed("it could not start (see the log)");
+      } else if (e.newState === State.Stopped) {
+        // vscode-languageclient passes through Stopped on its way to restarting a server that
+        // died (Starting follows at once): only a client that stays stopped has failed. A
+        // deliberate stop changed `generation` first.
+        queueMicrotask(() => {
+          if (generation === this.generation && client.state === State.Stopped) this.serverFailed("it stopped (see the log)");
+        });
       } else if (e.newState === State.Starting && this.stateValue !== "starting") {
         this.setState("starting");
       }
@@ -198,8 +209,8 @@ export class Controller implements vscode.Disposable {
       await client.start();
     } catch (e) {
       // vscode-languageclient has shown the error (the server's message for a failed
-      // `initialize`) as a notification already, with a button to the log.
-      if (generation === this.generation) this.fail(`it could not start: ${message(e)}`, false);
+      // `initialize`) as a notification already, and StartFailed ours; this keeps the reason.
+      if (generation === this.generation) this.serverFailed(`it could not start: ${message(e)}`);
       return;
     }
     if (generation !== this.generation) return;
@@ -209,16 +220,31 @@ export class Controller implements vscode.Disposable {
     synced = true;
   }
 
-  private fail(problem: string, notify: boolean): void {
+  /** The settings do not let the server start: said with a button to them. */
+  private fail(problem: string): void {
     this.problem = problem;
     this.output.error(problem);
     this.setState("failed");
-    if (notify) {
-      void vscode.window.showErrorMessage(`OpenCode Orchestrator: ${problem}`, "Show Log", "Open Settings").then((choice) => {
-        if (choice === "Show Log") this.output.show(true);
-        else if (choice === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", SECTION);
-      });
-    }
+    void vscode.window.showErrorMessage(`OpenCode Orchestrator: ${problem}`, "Show Log", "Open Settings").then((choice) => {
+      if (choice === "Show Log") this.output.show(true);
+      else if (choice === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", SECTION);
+    });
+  }
+
+  /**
+   * The server stopped or could not start without being asked to: the status bar says so, and
+   * an error message (once until it runs again) offers to start it again.
+   */
+  private serverFailed(problem: string): void {
+    this.problem = problem;
+    this.output.error(`the server is not running: ${problem}`);
+    this.setState("failed");
+    if (this.failureTold) return;
+    this.failureTold = true;
+    void vscode.window.showErrorMessage(`OpenCode Orchestrator: the server is not running: ${problem}`, "Restart Server", "Show Log").then((choice) => {
+      if (choice === "Restart Server") void this.restart();
+      else if (choice === "Show Log") this.output.show(true);
+    });
   }
 
   private setState(state: ServerState): void {

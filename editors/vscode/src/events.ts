@@ -1,13 +1,18 @@
 // The server's `orchestrator/event` notifications put in `seq` order (the same orderer as the
-// OpenCode plugin's, plus `reset` for resynchronisation).
+// OpenCode plugin's).
 
 import type { OrchestratorEvent } from "./protocol";
+
+/** The `seq`s an orderer gave up waiting for, `first` to `last` inclusive. */
+export type GapHandler = (first: number, last: number) => void;
 
 /**
  * Delivers events in `seq` order. The server's handlers finish out of order, so an event may
  * arrive before one with a smaller `seq`: an event that does not follow the last one delivered
  * is held until the gap closes or `gapWaitMs` passes; then everything held goes out in order.
- * An event whose `seq` was already delivered (or is older) is dropped.
+ * An event whose `seq` was already delivered (or is older) is dropped, so a missing event that
+ * comes after its gap was given up would be lost: `onGap` hears of every gap delivery goes
+ * past, before the event after it goes out, for the owner to fetch the missing range again.
  */
 export class SeqOrderer<E extends OrchestratorEvent = OrchestratorEvent> {
   private last: number | undefined;
@@ -17,6 +22,7 @@ export class SeqOrderer<E extends OrchestratorEvent = OrchestratorEvent> {
   constructor(
     private readonly deliver: (event: E) => void,
     private readonly gapWaitMs = 200,
+    private readonly onGap?: GapHandler,
     private readonly maxHeld = 10_000,
   ) {}
 
@@ -59,14 +65,23 @@ export class SeqOrderer<E extends OrchestratorEvent = OrchestratorEvent> {
     if (this.held.size === 0) this.clearTimer();
   }
 
-  /** Delivers everything held, in order, giving up on the gaps. */
+  /** Delivers everything held, in order, giving up on the gaps (each told to `onGap`). */
   flush(): void {
     this.clearTimer();
     const seqs = [...this.held.keys()].sort((a, b) => a - b);
     for (const seq of seqs) {
       const e = this.held.get(seq);
       this.held.delete(seq);
-      if (e) this.emit(e);
+      if (!e) continue;
+      // Before the first delivery there is no baseline, so no known gap.
+      if (this.last !== undefined && seq > this.last + 1) {
+        try {
+          this.onGap?.(this.last + 1, seq - 1);
+        } catch {
+          // the owner's failure must not stop the stream
+        }
+      }
+      this.emit(e);
     }
   }
 

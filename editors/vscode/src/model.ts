@@ -245,6 +245,9 @@ export class MissionTreeModel {
     if (!m) {
       this.missions.set(full.missionId, { summary: summaryOf(full), details: full, inFlight: false, again: false, eventSinceSend: false });
     } else {
+      // Items a plan revision dropped are gone from the tree: so are their nodes.
+      const kept = new Set((full.plan?.items ?? []).map((i) => i.id));
+      for (const i of m.details?.plan?.items ?? []) if (!kept.has(i.id)) this.nodes.delete(`item:${full.missionId}:${i.id}`);
       m.details = full;
       m.placeholder = false;
       // Fields the events carry are newer than a reply to a request sent before them.
@@ -494,16 +497,20 @@ export class MissionTreeModel {
     while (this.tasksInFlight < MAX_FETCHES && this.taskQueue.length > 0) {
       const id = this.taskQueue.shift() as string;
       this.tasksInFlight++;
-      fetchTask(id).then(
-        (record) => {
-          if (!this.disposed) this.upsertTasks([record]);
-        },
-        (e: unknown) => this.options.onError?.(`task/get ${id} failed: ${message(e)}`),
-      ).finally(() => {
-        this.tasksInFlight--;
-        this.taskWanted.delete(id);
-        if (!this.disposed) this.pumpTasks();
-      });
+      fetchTask(id)
+        .then(
+          (record) => {
+            if (!this.disposed) this.upsertTasks([record]);
+          },
+          (e: unknown) => this.options.onError?.(`task/get ${id} failed: ${message(e)}`),
+        )
+        .finally(() => {
+          this.tasksInFlight--;
+          this.taskWanted.delete(id);
+          if (!this.disposed) this.pumpTasks();
+        })
+        // A reply the model cannot take is a bug to log, not an unhandled rejection.
+        .catch((e: unknown) => this.options.onError?.(`applying task/get ${id} failed: ${message(e)}`));
     }
   }
 
@@ -516,20 +523,25 @@ export class MissionTreeModel {
     }
     m.inFlight = true;
     m.eventSinceSend = false;
-    this.options.fetchMission(missionId).then(
-      (full) => {
-        if (this.disposed) return;
-        this.setMissionDetails(full, m.eventSinceSend);
-      },
-      (e: unknown) => this.options.onError?.(`mission/get ${missionId} failed: ${message(e)}`),
-    ).finally(() => {
-      m.inFlight = false;
-      if (m.again || m.eventSinceSend) {
-        m.again = false;
-        m.eventSinceSend = false;
-        this.refreshMission(missionId);
-      }
-    });
+    this.options
+      .fetchMission(missionId)
+      .then(
+        (full) => {
+          if (this.disposed) return;
+          this.setMissionDetails(full, m.eventSinceSend);
+        },
+        (e: unknown) => this.options.onError?.(`mission/get ${missionId} failed: ${message(e)}`),
+      )
+      .finally(() => {
+        m.inFlight = false;
+        if (m.again || m.eventSinceSend) {
+          m.again = false;
+          m.eventSinceSend = false;
+          this.refreshMission(missionId);
+        }
+      })
+      // A reply the model cannot take is a bug to log, not an unhandled rejection.
+      .catch((e: unknown) => this.options.onError?.(`applying mission/get ${missionId} failed: ${message(e)}`));
   }
 
   private changed(): void {
@@ -725,6 +737,7 @@ export class MissionTreeModel {
         if (m?.timer) clearTimeout(m.timer);
         this.missions.delete(s.missionId);
         this.nodes.delete(`mission:${s.missionId}`);
+        for (const id of this.nodes.keys()) if (id.startsWith(`item:${s.missionId}:`)) this.nodes.delete(id);
         for (const [id, t] of this.tasks) if (this.missionOf(t.summary) === s.missionId) this.forgetTask(id);
       }
     }

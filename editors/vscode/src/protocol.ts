@@ -170,6 +170,24 @@ export function isOrchestratorEvent(v: unknown): v is OrchestratorEvent {
   return typeof v.seq === "number" && Number.isSafeInteger(v.seq) && typeof v.type === "string";
 }
 
+/** `mission/get`'s mission, checked: a reply without one is an error saying so. */
+export function missionOfReply(reply: unknown, what: string): MissionFull {
+  const m = isRecord(reply) ? reply.mission : undefined;
+  if (!isRecord(m) || typeof m.missionId !== "string" || typeof m.status !== "string") {
+    throw new Error(`${what}: the server's reply has no mission (${String(JSON.stringify(reply)).slice(0, 200)})`);
+  }
+  return m as unknown as MissionFull;
+}
+
+/** `task/get`'s task, checked: a reply without one is an error saying so. */
+export function taskOfReply(reply: unknown, what: string): TaskRecord {
+  const t = isRecord(reply) ? reply.task : undefined;
+  if (!isRecord(t) || typeof t.id !== "string" || typeof t.agent !== "string" || typeof t.status !== "string") {
+    throw new Error(`${what}: the server's reply has no task (${String(JSON.stringify(reply)).slice(0, 200)})`);
+  }
+  return t as unknown as TaskRecord;
+}
+
 export function taskSummaryFromRecord(t: TaskRecord): TaskSummary {
   const { id, prompt: _p, result: _r, reasoning: _s, usage: _u, model: _m, ...rest } = t;
   return { ...rest, taskId: id };

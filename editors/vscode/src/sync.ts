@@ -1,5 +1,6 @@
 // Keeps the model and the task counter in step with the server: live events in `seq` order, and
-// a resynchronisation on start, after the server restarted, and after `orchestrator/eventsDropped`:
+// a resynchronisation on start, after the server restarted, after `orchestrator/eventsDropped`,
+// and when an event never came (the orderer gave up on a gap):
 //
 // 1. `orchestrator/stats` gives the last `seq` the server had (L);
 // 2. `mission/list`, `task/list` (recent) and `task/list` (queued and running) are the snapshot;
@@ -7,6 +8,8 @@
 //    (applying an event twice is harmless: tasks only move forward, missions are re-read);
 // 4. live events that came meanwhile were held; those after the replay go out, then live
 //    delivery resumes.
+//
+// A resynchronisation that fails is tried again, 1 s later, then 2, 4, ... up to 30 s apart.
 
 import { TaskCounter } from "./counter";
 import { SeqOrderer } from "./events";
@@ -35,6 +38,10 @@ export interface SyncOptions {
   /** Recent tasks read at a resync (default 200). */
   taskLimit?: number;
   gapWaitMs?: number;
+  /** The first retry of a failed resync waits this long (ms, default 1000), each next twice as long... */
+  retryMs?: number;
+  /** ...up to this (ms, default 30000). */
+  retryMaxMs?: number;
 }
 
 const REPLAY_PAGE = 1000;
@@ -48,13 +55,18 @@ export class EventSync {
   private again = false;
   private lastApplied = 0;
   private disposed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
 
   constructor(
     private readonly rpc: Rpc,
     private readonly model: MissionTreeModel,
     private readonly options: SyncOptions = {},
   ) {
-    this.orderer = new SeqOrderer((e) => this.delivered(e), options.gapWaitMs ?? 200);
+    // A missing event is gone for the orderer once it delivered past it: a resync reads the
+    // state it changed.
+    this.orderer = new SeqOrderer((e) => this.delivered(e), options.gapWaitMs ?? 200, () => void this.resync());
+    this.retryDelay = options.retryMs ?? 1000;
   }
 
   /** The `seq` of the last event applied. */
@@ -81,14 +93,17 @@ export class EventSync {
       return this.running;
     }
     const run = async (): Promise<void> => {
+      let failure: string | undefined;
       try {
         do {
           this.again = false;
-          await this.once();
+          failure = await this.once();
         } while (this.again && !this.disposed);
       } finally {
         this.running = undefined;
       }
+      if (failure === undefined) this.retried();
+      else this.retryLater(failure);
     };
     this.running = run();
     return this.running;
@@ -96,8 +111,29 @@ export class EventSync {
 
   dispose(): void {
     this.disposed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.orderer.dispose();
     this.held = [];
+  }
+
+  private retryLater(failure: string): void {
+    if (this.disposed) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, this.options.retryMaxMs ?? 30_000);
+    this.options.onError?.(`resynchronising with the orchestrator failed: ${failure}; trying again in ${delay / 1000} s`);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.resync();
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  private retried(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retryDelay = this.options.retryMs ?? 1000;
   }
 
   private delivered(e: OrchestratorEvent): void {
@@ -108,12 +144,17 @@ export class EventSync {
   private apply(e: OrchestratorEvent): void {
     if (this.disposed) return;
     this.lastApplied = Math.max(this.lastApplied, e.seq);
+    this.applyToModel(e);
+  }
+
+  private applyToModel(e: OrchestratorEvent): void {
     this.model.applyEvent(e);
     this.counter.apply(e);
     this.options.onChange?.();
   }
 
-  private async once(): Promise<void> {
+  /** One resynchronisation; what went wrong, if it failed. */
+  private async once(): Promise<string | undefined> {
     this.syncing = true;
     this.held = [];
     try {
@@ -123,24 +164,26 @@ export class EventSync {
         this.rpc.request<{ tasks: TaskSummary[] }>(Methods.taskList, { limit: this.options.taskLimit ?? 200 }),
         this.rpc.request<{ tasks: TaskSummary[] }>(Methods.taskList, { status: ACTIVE_TASK_STATUSES, limit: 1000 }),
       ]);
-      if (this.disposed) return;
+      if (this.disposed) return undefined;
       this.model.upsertMissions(missions.missions);
       this.model.upsertTasks([...recent.tasks, ...open.tasks]);
       this.counter.reset(open.tasks);
       this.model.reconcile(new Set(open.tasks.map((t) => t.taskId)));
-      this.lastApplied = stats.lastSeq;
       this.options.onChange?.();
       let after = stats.lastSeq;
       for (;;) {
         const page = await this.rpc.request<ReplayResult>(Methods.eventsReplay, { afterSeq: after, limit: REPLAY_PAGE });
-        if (this.disposed) return;
-        for (const e of page.events) if (isOrchestratorEvent(e) && e.seq > after) this.apply(e);
+        if (this.disposed) return undefined;
+        for (const e of page.events) if (isOrchestratorEvent(e) && e.seq > after) this.applyToModel(e);
         const last = page.events.at(-1)?.seq;
         if (!page.more || last === undefined || last <= after) break;
         after = last;
       }
+      // Only now is everything up to `after` applied: after a failed replay the retry reads it.
+      this.lastApplied = after;
+      return undefined;
     } catch (e) {
-      this.options.onError?.(`resynchronising with the orchestrator failed: ${e instanceof Error ? e.message : String(e)}`);
+      return e instanceof Error ? e.message : String(e);
     } finally {
       this.syncing = false;
       const held = this.held.sort((a, b) => a.seq - b.seq);

@@ -3,16 +3,19 @@
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { afterEach, describe, test } from "node:test";
+import os from "node:os";
+import path from "node:path";
+import { after, afterEach, describe, test } from "node:test";
 
 import type { MissionSummary, TaskRecord } from "../src/protocol";
-import { activate, findNode, renderTree, SCRIPTED, treeText, waitUntil, type Activated } from "./helpers";
+import { activate, findNode, renderTree, SCRIPTED, serverBin, treeText, waitUntil, type Activated } from "./helpers";
 import { commands, ProgressLocation, stub, type OpenedDocument } from "./vscode-stub";
 
 const RUN = "opencodeOrchestrator.runMission";
 const CANCEL = "opencodeOrchestrator.cancelMission";
 const SHOW_LOG = "opencodeOrchestrator.showLog";
 const OPEN_RESULT = "opencodeOrchestrator.openTaskResult";
+const RESTART = "opencodeOrchestrator.restartServer";
 const SLOW = { backend: "scripted", missions: { continueDelayMs: 60_000 } };
 
 let current: Activated | undefined;
@@ -51,6 +54,36 @@ function processesWith(text: string): number[] {
   return pids;
 }
 
+/**
+ * The server behind a script that writes its pid to `pidFile` and refuses to start (exit 3)
+ * while `refuseFile` exists.
+ */
+const wrapperDirs: string[] = [];
+after(() => {
+  for (const d of wrapperDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function wrappedServer(): { bin: string; pidFile: string; refuseFile: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oc-orch-vscode-wrap-"));
+  wrapperDirs.push(dir);
+  const pidFile = path.join(dir, "server.pid");
+  const refuseFile = path.join(dir, "refuse");
+  const bin = path.join(dir, "orchestrator");
+  fs.writeFileSync(bin, `#!/bin/sh\n[ -e '${refuseFile}' ] && exit 3\necho $$ > '${pidFile}'\nexec '${serverBin()}' "$@"\n`, { mode: 0o755 });
+  return { bin, pidFile, refuseFile };
+}
+
+const pidIn = (file: string): number => Number(fs.readFileSync(file, "utf8").trim());
+
+/**
+ * Kills the server while no message is on its way: vscode-jsonrpc never gives up on a message
+ * cut in half (its partial-message timer re-arms forever and keeps the test process alive).
+ */
+async function killQuietly(a: Activated, pid: number): Promise<void> {
+  await waitUntil(() => a.api.controller.state === "running" && a.api.controller.eventSync?.busy === false, "a quiet moment");
+  process.kill(pid, "SIGKILL");
+}
+
 function traced(a: Activated, fragment: string): boolean {
   return a.output.text.includes(fragment);
 }
@@ -79,7 +112,7 @@ describe("the extension against the real server", () => {
     assert.deepEqual(params.initializationOptions, { workspaceRoot: a.ws, clientName: "vscode", config: SCRIPTED });
     assert.deepEqual(
       [...stub.commands.keys()].filter((k) => k.startsWith("opencodeOrchestrator.")).sort(),
-      [CANCEL, OPEN_RESULT, "opencodeOrchestrator.refresh", RUN, SHOW_LOG],
+      [CANCEL, OPEN_RESULT, "opencodeOrchestrator.refresh", RESTART, RUN, SHOW_LOG],
     );
     const pid = (c.languageClient as unknown as { _serverProcess?: { pid?: number } })._serverProcess?.pid;
     assert.ok(pid);
@@ -385,6 +418,52 @@ describe("the extension against the real server", () => {
     stub.inputAnswers.push("Add dark mode");
     assert.equal(await commands.executeCommand(RUN), undefined);
     assert.match(stub.errors()[0] ?? "", /open a folder first/);
+  });
+
+  test("a server that dies and cannot start again: not running, and Restart Server starts it", async () => {
+    const w = wrappedServer();
+    const a = await start({ ...config(SCRIPTED), "opencodeOrchestrator.serverPath": w.bin });
+    const c = a.api.controller;
+    assert.equal(c.state, "running", c.lastError);
+    fs.writeFileSync(w.refuseFile, "");
+    await killQuietly(a, pidIn(w.pidFile));
+    // vscode-languageclient restarts it a few times, each start fails, then it gives up.
+    await waitUntil(() => c.state === "failed", () => `failed, not ${c.state}`, 20_000);
+    assert.equal(a.statusBar.text, "$(rocket) not running");
+    // Each failed start ends as StartFailed or Stopped, depending on how far it got.
+    assert.match(c.lastError ?? "", /^it (could not start|stopped) \(see the log\)$/);
+    const shown = stub.messages.find((m) => m.level === "error" && /^OpenCode Orchestrator: the server is not running: it (could not start|stopped)/.test(m.message));
+    assert.ok(shown, stub.errors().join("\n"));
+    assert.deepEqual(shown.items, ["Restart Server", "Show Log"]);
+    assert.equal(stub.messages.filter((m) => m.message.startsWith("OpenCode Orchestrator: the server is not running")).length, 1, "told once");
+
+    fs.rmSync(w.refuseFile);
+    await commands.executeCommand(RESTART);
+    assert.equal(c.state, "running", c.lastError);
+    assert.equal(a.statusBar.text, "$(rocket) 0 running · 0 queued");
+    assert.equal((await c.request<{ backend: string }>("orchestrator/stats", {})).backend, "scripted");
+  });
+
+  test("a server that keeps crashing stays stopped; the error's Restart Server button starts it again", async () => {
+    const w = wrappedServer();
+    const a = await start({ ...config(SCRIPTED), "opencodeOrchestrator.serverPath": w.bin });
+    const c = a.api.controller;
+    stub.messageAnswers.push({ match: /the server is not running/, answer: () => "Restart Server" });
+    const first = c.languageClient;
+    // vscode-languageclient restarts a server that dies, 4 times within 3 minutes; the 5th
+    // death leaves it stopped.
+    for (let death = 1; death <= 5; death++) {
+      const pid = pidIn(w.pidFile);
+      await killQuietly(a, pid);
+      if (death < 5) await waitUntil(() => c.state === "running" && c.languageClient === first && fs.existsSync(w.pidFile) && pidIn(w.pidFile) !== pid, `restart ${death}`, 15_000);
+    }
+    const told = await waitUntil(() => stub.messages.find((m) => /^OpenCode Orchestrator: the server is not running: it stopped/.test(m.message)), "the error", 15_000);
+    assert.deepEqual(told.items, ["Restart Server", "Show Log"]);
+    // The button: a new client, running.
+    await waitUntil(() => c.languageClient !== first && c.state === "running", () => `running again, not ${c.state}`, 15_000);
+    await c.ready();
+    assert.equal(stub.messages.filter((m) => m.message.startsWith("OpenCode Orchestrator: the server is not running")).length, 1);
+    assert.equal((await c.request<{ backend: string }>("orchestrator/stats", {})).backend, "scripted");
   });
 
   test("Show Log shows the output channel and where the server's log file is", async () => {

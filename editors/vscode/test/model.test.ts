@@ -354,6 +354,42 @@ describe("MissionTreeModel", () => {
     model.dispose();
   });
 
+  test("the nodes of items a plan revision dropped, and of a pruned mission's items, are let go", () => {
+    const { model } = harness();
+    model.setMissionDetails(details({ status: "completed" }));
+    const ui = model.itemNode(M, "ui");
+    const docs = model.itemNode(M, "docs");
+    const plan = details().plan;
+    assert.ok(plan);
+    model.setMissionDetails(details({ status: "completed", plan: { revision: 3, items: plan.items.filter((i) => i.id !== "docs") } }));
+    assert.equal(model.itemNode(M, "ui"), ui, "a kept item keeps its node");
+    assert.notEqual(model.itemNode(M, "docs"), docs, "a dropped item's node was forgotten");
+
+    // 101 newer finished missions push this one out.
+    const toggle = model.itemNode(M, "ui.toggle");
+    model.upsertMissions(Array.from({ length: 101 }, (_, i) => ({ missionId: `msn_new${i}`, goal: `newer ${i}`, status: "completed" as const, createdAt: T0 + 1 + i })));
+    assert.equal(model.mission(M), undefined, "pruned");
+    assert.notEqual(model.itemNode(M, "ui.toggle"), toggle);
+    model.dispose();
+  });
+
+  test("a reply the model cannot take is reported, not left as an unhandled rejection", async () => {
+    const errors: string[] = [];
+    const model = new MissionTreeModel({
+      debounceMs: 5,
+      fetchMission: () => Promise.resolve(undefined as unknown as MissionFull),
+      fetchTask: () => Promise.resolve(null as unknown as TaskRecord),
+      onError: (m) => errors.push(m),
+    });
+    model.applyEvent(missionEvent(1, "mission.started", "active", { goal: "Add dark mode" }));
+    model.applyEvent(taskEvent(2, "task.started", "tsk_gone", "running"));
+    model.reconcile(new Set());
+    await waitUntil(() => errors.length === 2, () => `two errors, got ${JSON.stringify(errors)}`);
+    assert.ok(errors.some((e) => /^applying mission\/get msn_1 failed: /.test(e)), errors.join("\n"));
+    assert.ok(errors.some((e) => /^applying task\/get tsk_gone failed: /.test(e)), errors.join("\n"));
+    model.dispose();
+  });
+
   test("status icons", () => {
     assert.deepEqual(
       ["active", "paused", "stopped", "completed", "cancelled"].map((s) => statusIcon("mission", s)),
@@ -412,6 +448,21 @@ describe("SeqOrderer", () => {
     assert.deepEqual(got, [5, 6, 7]);
     o.push({ seq: 6, type: "x" });
     assert.deepEqual(got, [5, 6, 7], "a duplicate is dropped");
+    o.dispose();
+  });
+
+  test("delivering past a gap tells onGap the missing range before the event after it", async () => {
+    const got: string[] = [];
+    const o = new SeqOrderer((e) => got.push(`${e.seq}`), 20, (first, last) => got.push(`gap ${first}-${last}`));
+    o.reset(2);
+    o.push({ seq: 6, type: "x" });
+    o.push({ seq: 3, type: "x" });
+    o.push({ seq: 9, type: "x" });
+    assert.deepEqual(got, ["3"]);
+    await delay(40);
+    assert.deepEqual(got, ["3", "gap 4-5", "6", "gap 7-8", "9"]);
+    o.push({ seq: 4, type: "x" });
+    assert.deepEqual(got.at(-1), "9", "too late: the owner fetches it");
     o.dispose();
   });
 });

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 
 import { MissionTreeModel } from "../src/model";
 import type { OrchestratorEvent } from "../src/protocol";
-import { EventSync, type Rpc } from "../src/sync";
+import { EventSync, type Rpc, type SyncOptions } from "../src/sync";
 import { delay, waitUntil } from "./helpers-pure";
 
 function ev(seq: number, type: string, taskId: string, status: string): OrchestratorEvent {
@@ -56,10 +56,10 @@ class FakeServer implements Rpc {
   }
 }
 
-function setup(server: FakeServer) {
+function setup(server: FakeServer, options: SyncOptions = {}) {
   const model = new MissionTreeModel({ fetchMission: () => Promise.reject(new Error("no missions here")) });
   const errors: string[] = [];
-  const sync = new EventSync(server, model, { gapWaitMs: 20, onError: (m) => errors.push(m) });
+  const sync = new EventSync(server, model, { gapWaitMs: 20, onError: (m) => errors.push(m), ...options });
   return { model, sync, errors };
 }
 
@@ -131,10 +131,65 @@ describe("EventSync", () => {
     server.request = () => Promise.reject(new Error("connection got disposed"));
     await sync.resync();
     assert.equal(errors.length, 1);
-    assert.match(errors[0] ?? "", /resynchronising with the orchestrator failed: connection got disposed/);
+    assert.match(errors[0] ?? "", /resynchronising with the orchestrator failed: connection got disposed; trying again in 1 s/);
     sync.live(ev(1, "task.queued", "x", "queued"));
     await waitUntil(() => model.task("x"), "x");
     sync.dispose();
+    model.dispose();
+  });
+
+  test("an event that never comes: after the gap wait a resync reads what it changed", async () => {
+    const server = new FakeServer();
+    server.log.push(ev(1, "task.queued", "a", "queued"));
+    const { model, sync, errors } = setup(server);
+    await sync.resync();
+    assert.equal(sync.lastSeq, 1);
+    // 2 (b queued) is lost on the way; 3 and 4 come, out of order.
+    server.log.push(ev(2, "task.queued", "b", "queued"), ev(3, "task.started", "a", "running"), ev(4, "task.queued", "c", "queued"));
+    sync.live(server.log[3]);
+    sync.live(server.log[2]);
+    await delay(10);
+    assert.equal(model.task("a")?.status, "queued", "3 waits for 2");
+    await waitUntil(() => server.calls.filter((c) => c.method === "orchestrator/stats").length === 2 && !sync.busy, "the resync after the gap");
+    assert.equal(model.task("b")?.status, "queued", "the snapshot brought what 2 said");
+    assert.equal(model.task("a")?.status, "running");
+    assert.equal(model.task("c")?.status, "queued");
+    assert.deepEqual([sync.counter.running, sync.counter.queued], [1, 2]);
+    assert.equal(sync.lastSeq, 4);
+    assert.deepEqual(errors, []);
+    sync.dispose();
+    model.dispose();
+  });
+
+  test("a failed replay leaves lastSeq where it was and is tried again, ever later, until it works", async () => {
+    const server = new FakeServer();
+    server.log.push(ev(1, "task.queued", "a", "queued"), ev(2, "task.started", "a", "running"));
+    const { model, sync, errors } = setup(server, { retryMs: 20, retryMaxMs: 40 });
+    const answer = server.request.bind(server);
+    let replayFailures = 3;
+    const statsAt: number[] = [];
+    server.request = <T>(method: string, params: unknown): Promise<T> => {
+      if (method === "orchestrator/stats") statsAt.push(Date.now());
+      if (method === "orchestrator/events/replay" && replayFailures-- > 0) return Promise.reject(new Error("the replay broke"));
+      return answer<T>(method, params);
+    };
+    await sync.resync();
+    assert.equal(sync.lastSeq, 0, "the snapshot's seq is not taken as applied while its replay failed");
+    assert.match(errors[0] ?? "", /failed: the replay broke; trying again in 0.02 s/);
+    await waitUntil(() => sync.lastSeq === 2, "the retries to get through");
+    assert.equal(statsAt.length, 4, "three failures, then it worked");
+    assert.deepEqual(errors.map((e) => /trying again in ([\d.]+) s/.exec(e)?.[1]), ["0.02", "0.04", "0.04"], "the delay doubles up to the maximum");
+    const waits = statsAt.slice(1).map((t, i) => t - (statsAt[i] ?? 0));
+    for (const [i, least] of [20, 40, 40].entries()) assert.ok((waits[i] ?? 0) >= least - 2, `retry ${i + 1} waited ${waits[i]} ms`);
+    assert.equal(model.task("a")?.status, "running");
+
+    // Disposed, it stops trying.
+    replayFailures = 1;
+    await sync.resync();
+    assert.equal(errors.length, 4);
+    sync.dispose();
+    await delay(80);
+    assert.equal(statsAt.length, 5, "no retry after dispose");
     model.dispose();
   });
 });

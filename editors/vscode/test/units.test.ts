@@ -1,5 +1,5 @@
 // Small pure parts: finding the binary, the settings and `initializationOptions`, the task
-// document.
+// document, the checks of the server's replies.
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -8,6 +8,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 
 import { findBinary } from "../src/binary";
+import { missionOfReply, taskOfReply } from "../src/protocol";
 import { DEFAULT_SETTINGS, initializationOptions, parseSettings, serverArgs, type Settings } from "../src/settings";
 import { taskDocument } from "../src/taskDocument";
 
@@ -102,5 +103,20 @@ describe("taskDocument", () => {
 
   test("a task that is still running says so", () => {
     assert.match(taskDocument({ id: "tsk_2", agent: "builder", description: "d", status: "running" }), /_No result yet: the task is running\._/);
+  });
+});
+
+describe("replies", () => {
+  test("mission/get and task/get replies are checked before the model gets them", () => {
+    const mission = { missionId: "msn_1", goal: "g", status: "active" };
+    assert.equal(missionOfReply({ mission }, "mission/get msn_1"), mission);
+    const task = { id: "tsk_1", agent: "builder", description: "d", status: "running" };
+    assert.equal(taskOfReply({ task }, "task/get tsk_1"), task);
+    for (const bad of [null, {}, { mission: null }, { mission: { goal: "g", status: "active" } }, { mission: { missionId: "msn_1" } }]) {
+      assert.throws(() => missionOfReply(bad, "mission/get msn_1"), /^Error: mission\/get msn_1: the server's reply has no mission/, JSON.stringify(bad));
+    }
+    for (const bad of [undefined, { task: "tsk_1" }, { task: { id: "tsk_1", status: "running" } }, { tasks: [task] }]) {
+      assert.throws(() => taskOfReply(bad, "task/get tsk_1"), /^Error: task\/get tsk_1: the server's reply has no task/, JSON.stringify(bad));
+    }
   });
 });

@@ -346,6 +346,8 @@ class StubState {
   readonly quickPickAnswers: Array<(items: any[]) => any> = [];
   /** Answers for modal showWarningMessage questions (the button's title). */
   readonly warningAnswers: Array<string | undefined> = [];
+  /** Clicks on other messages: the first whose `match` fits the message is used up, its answer the button's title. */
+  readonly messageAnswers: Array<{ match: RegExp; answer: () => string | undefined }> = [];
   readonly outputChannels: FakeOutputChannel[] = [];
   readonly statusBarItems: FakeStatusBarItem[] = [];
   readonly treeViews: FakeTreeView[] = [];
@@ -367,6 +369,7 @@ class StubState {
       this.inputAnswers,
       this.quickPickAnswers,
       this.warningAnswers,
+      this.messageAnswers,
       this.outputChannels,
       this.statusBarItems,
       this.treeViews,
@@ -412,10 +415,12 @@ function show(level: ShownMessage["level"], message: string, rest: unknown[]): P
     items = rest.slice(1);
   }
   stub.messages.push({ level, message, items, options });
+  const button = (answer: string | undefined) => (answer === undefined ? undefined : items.find((i) => (typeof i === "string" ? i : (i as { title: string }).title) === answer));
   if (level === "warning" && (options as { modal?: boolean } | undefined)?.modal) {
-    const answer = stub.warningAnswers.shift();
-    return Promise.resolve(answer === undefined ? undefined : items.find((i) => (typeof i === "string" ? i : (i as { title: string }).title) === answer));
+    return Promise.resolve(button(stub.warningAnswers.shift()));
   }
+  const click = stub.messageAnswers.findIndex((a) => a.match.test(message));
+  if (click >= 0) return Promise.resolve(button(stub.messageAnswers.splice(click, 1)[0]?.answer()));
   return Promise.resolve(undefined);
 }
 
