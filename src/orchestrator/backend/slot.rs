@@ -2,6 +2,7 @@
 //! serves many clients, and which of them can reach OpenCode (over HTTP, or as the plugin's
 //! bridge) is only known as they connect. Until one does, every call says so.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::{BackendError, CreateSession, Prompt, SessionBackend, SessionEvent, SessionOutput};
-use crate::orchestrator::task::Millis;
+use crate::orchestrator::task::{Millis, now_ms};
 
 /// Who provides the runtime in the slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +32,20 @@ struct Current {
 pub struct BackendSlot {
     current: Mutex<Option<Current>>,
     events: broadcast::Sender<SessionEvent>,
+    /// When each session was last prompted, newest last: a runtime plugged in later is told
+    /// (`track_turn`), so it reads each session's current turn, not an earlier answer.
+    prompted: Mutex<VecDeque<(String, Millis)>>,
 }
+
+/// Sessions whose prompt time is kept for the next runtime, at most.
+const MAX_PROMPTED: usize = 4096;
 
 impl Default for BackendSlot {
     fn default() -> Self {
         Self {
             current: Mutex::new(None),
             events: broadcast::channel(16_384).0,
+            prompted: Mutex::new(VecDeque::new()),
         }
     }
 }
@@ -61,6 +69,9 @@ impl BackendSlot {
                 }
             }
         });
+        for (session, at) in self.prompted.lock().iter() {
+            backend.track_turn(session, *at);
+        }
         let old = self.current.lock().replace(Current {
             backend,
             provider,
@@ -104,6 +115,17 @@ impl BackendSlot {
     }
 }
 
+impl BackendSlot {
+    fn remember_prompt(&self, session_id: &str, at: Millis) {
+        let mut prompted = self.prompted.lock();
+        prompted.retain(|(s, _)| s != session_id);
+        prompted.push_back((session_id.to_string(), at));
+        while prompted.len() > MAX_PROMPTED {
+            prompted.pop_front();
+        }
+    }
+}
+
 #[async_trait]
 impl SessionBackend for BackendSlot {
     fn name(&self) -> &'static str {
@@ -122,7 +144,9 @@ impl SessionBackend for BackendSlot {
     }
 
     async fn prompt(&self, session_id: &str, prompt: Prompt) -> Result<(), BackendError> {
-        self.backend()?.prompt(session_id, prompt).await
+        let backend = self.backend()?;
+        self.remember_prompt(session_id, now_ms());
+        backend.prompt(session_id, prompt).await
     }
 
     async fn abort(&self, session_id: &str) -> Result<(), BackendError> {
@@ -142,10 +166,12 @@ impl SessionBackend for BackendSlot {
     }
 
     async fn delete(&self, session_id: &str) -> Result<(), BackendError> {
+        self.prompted.lock().retain(|(s, _)| s != session_id);
         self.backend()?.delete(session_id).await
     }
 
     fn track_turn(&self, session_id: &str, prompted_at: Millis) {
+        self.remember_prompt(session_id, prompted_at);
         if let Ok(b) = self.backend() {
             b.track_turn(session_id, prompted_at);
         }
@@ -192,5 +218,67 @@ mod tests {
         assert!(!slot.clear_if(&Provider::Bridge(8)));
         assert!(slot.clear_if(&Provider::Bridge(7)));
         assert!(slot.exists("ses_1").await.is_err());
+    }
+
+    /// Records the turns it is told about; nothing else is called in the test.
+    #[derive(Default)]
+    struct Tracking(Mutex<Vec<(String, Millis)>>);
+
+    #[async_trait]
+    impl SessionBackend for Tracking {
+        fn name(&self) -> &'static str {
+            "tracking"
+        }
+        async fn create_session(&self, _: CreateSession) -> Result<String, BackendError> {
+            Ok("ses_new".into())
+        }
+        async fn prompt(&self, _: &str, _: Prompt) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn abort(&self, _: &str) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn output(&self, _: &str) -> Result<SessionOutput, BackendError> {
+            Ok(SessionOutput::default())
+        }
+        async fn exists(&self, _: &str) -> Result<bool, BackendError> {
+            Ok(true)
+        }
+        async fn is_busy(&self, _: &str) -> Result<bool, BackendError> {
+            Ok(false)
+        }
+        async fn delete(&self, _: &str) -> Result<(), BackendError> {
+            Ok(())
+        }
+        fn track_turn(&self, session_id: &str, prompted_at: Millis) {
+            self.0.lock().push((session_id.into(), prompted_at));
+        }
+        fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+            broadcast::channel(1).1
+        }
+    }
+
+    #[tokio::test]
+    async fn a_runtime_plugged_in_later_hears_when_each_session_was_prompted() {
+        let slot = BackendSlot::default();
+        slot.set(Arc::new(Tracking::default()), Provider::Bridge(1));
+        let prompt = Prompt {
+            agent: "builder".into(),
+            model: None,
+            text: "go".into(),
+            tools: Default::default(),
+        };
+        slot.prompt("ses_a", prompt.clone()).await.unwrap();
+        slot.track_turn("ses_b", 42);
+        slot.prompt("ses_gone", prompt).await.unwrap();
+        slot.delete("ses_gone").await.unwrap();
+
+        let next = Arc::new(Tracking::default());
+        slot.set(next.clone(), Provider::Http("http://127.0.0.1:1".into()));
+        let told = next.0.lock().clone();
+        let sessions: Vec<&str> = told.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(sessions, ["ses_a", "ses_b"]);
+        assert!(told[0].1 > 0);
+        assert_eq!(told[1].1, 42);
     }
 }
