@@ -274,3 +274,66 @@ async fn until_async<F: std::future::Future<Output = bool>>(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_task_whose_session_died_with_the_old_runtime_is_interrupted_not_left_to_its_ttl() {
+    use opencode_orchestrator::orchestrator::DelegateRequest;
+    use opencode_orchestrator::orchestrator::backend::scripted::ScriptedBackend;
+    use opencode_orchestrator::orchestrator::task::TaskStatus;
+
+    let ws = tempfile::tempdir().unwrap();
+    let config = Config {
+        backend: BackendKind::Scripted,
+        ..Config::default()
+    };
+    let slot = Arc::new(BackendSlot::default());
+    let backend: Arc<dyn SessionBackend> = slot.clone();
+    let orch = Orchestrator::open(OpenParams {
+        workspace_root: ws.path().to_path_buf(),
+        config,
+        backend: Ok(backend),
+    })
+    .await
+    .expect("open");
+    let (first, _h1) = ScriptedBackend::new();
+    slot.set(Arc::new(first), Provider::Bridge(1));
+    orch.start_recovery();
+    let task = orch
+        .delegate(DelegateRequest {
+            agent: "builder".into(),
+            description: "long".into(),
+            prompt: json!({"script": {"hang": true}}).to_string(),
+            background: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    until_async("it runs", || async {
+        orch.get(&task.id).await.unwrap().status == TaskStatus::Running
+    })
+    .await;
+    // Another runtime takes over (OpenCode restarted): the session is there, its turn is not.
+    let session = orch.get(&task.id).await.unwrap().session_id.unwrap();
+    let (second, h2) = ScriptedBackend::new();
+    h2.add_session(&session);
+    slot.set(Arc::new(second), Provider::Bridge(2));
+    // Jump the clock past the grace instead of waiting it out (each jump also covers a
+    // timer set after the last one).
+    for _ in 0..200 {
+        tokio::time::pause();
+        tokio::time::advance(Duration::from_secs(21)).await;
+        tokio::time::resume();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if orch.get(&task.id).await.unwrap().status.is_terminal() {
+            break;
+        }
+    }
+    let t = orch.get(&task.id).await.unwrap();
+    assert_eq!(t.status, TaskStatus::Interrupted, "{t:?}");
+    assert!(
+        t.error
+            .unwrap_or_default()
+            .contains("stopped without an answer")
+    );
+    orch.shutdown().await;
+}

@@ -238,7 +238,9 @@ async fn follow(
                                 Err(_) => None,
                             };
                             return Outcome::Interrupted(
-                                "the orchestrator stopped while this task was running, and its session stopped without an answer".into(),
+                                "the session stopped without an answer while the orchestrator \
+                                 was not following it (a restart, or a new link to OpenCode)"
+                                    .into(),
                                 partial,
                             );
                         }
@@ -261,10 +263,13 @@ async fn follow(
         match wake {
             // An error is read from the session itself, like an idle: OpenCode records it on
             // the turn's last message, and reading it there handles each failure once.
-            Wake::Event(SessionEvent::Idle { .. })
-            | Wake::Event(SessionEvent::Error { .. })
-            | Wake::Event(SessionEvent::Resync)
-            | Wake::Recheck => {}
+            Wake::Event(SessionEvent::Idle { .. }) | Wake::Event(SessionEvent::Error { .. }) => {}
+            // Events may have been missed (a reconnect, or another runtime plugged in): if
+            // the session shows no sign of life for a while, ask whether it still works,
+            // as after a restart, instead of waiting for the TTL.
+            Wake::Event(SessionEvent::Resync) | Wake::Recheck => {
+                stall = stall.or(Some(tokio::time::Instant::now() + REATTACH_GRACE));
+            }
             Wake::Event(SessionEvent::Deleted { .. }) => {
                 return Outcome::Failed("the session was deleted before it finished".into());
             }
@@ -344,6 +349,7 @@ async fn follow(
         if let Err(e) = backend.prompt(session_id, again).await {
             return Outcome::Failed(format!("the retry was not accepted: {e}"));
         }
+        stall = None; // a fresh turn: a check armed before it is void
     }
 }
 
