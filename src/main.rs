@@ -142,15 +142,8 @@ fn daemon(
     };
     let log_path = log_file.unwrap_or_else(|| config.log_path());
     let _guard = opencode_orchestrator::logging::init(&log_path, &config.log.level).ok();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("opencode-orchestrator: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = async_runtime() else {
+        return ExitCode::FAILURE;
     };
     let result = runtime.block_on(opencode_orchestrator::daemon::server::run(
         workspace, socket,
@@ -167,6 +160,15 @@ fn daemon(
             ExitCode::FAILURE
         }
     }
+}
+
+/// The multi-threaded tokio runtime, or None after saying why it could not start.
+fn async_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|e| eprintln!("opencode-orchestrator: cannot start the async runtime: {e}"))
+        .ok()
 }
 
 fn serve(
@@ -197,15 +199,8 @@ fn serve(
         max_frame_bytes: max_frame_bytes.unwrap_or(config.transport.max_frame_bytes),
         concurrency: concurrency.unwrap_or(config.transport.concurrency),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("opencode-orchestrator: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = async_runtime() else {
+        return ExitCode::FAILURE;
     };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

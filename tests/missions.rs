@@ -956,17 +956,12 @@ async fn a_client_with_work_done_progress_sees_a_progress_bar_per_mission() {
 #[tokio::test]
 async fn work_the_commander_delegated_itself_defers_the_continuation() {
     let (mut c, h, _ws, id) = start_mission(fast()).await;
-    let r = tool_in(
+    let task_id = delegate_in(
         &mut c,
         MAIN,
-        "delegate_task",
-        json!({"agent": "researcher", "description": "look around", "prompt": json!({"script": {"gate": "research", "reply": "found it"}}).to_string()}),
+        json!({"gate": "research", "reply": "found it"}),
     )
     .await;
-    let task_id = r["metadata"]["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
     h.release(MAIN);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(

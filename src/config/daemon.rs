@@ -15,15 +15,3 @@ impl Default for DaemonConfig {
         Self { idle_seconds: 300 }
     }
 }
-
-impl DaemonConfig {
-    pub(super) fn check(&self) -> Result<(), (String, String)> {
-        if !(1..=86_400).contains(&self.idle_seconds) {
-            return Err((
-                "daemon.idleSeconds".into(),
-                format!("must be between 1 and 86400, got {}", self.idle_seconds),
-            ));
-        }
-        Ok(())
-    }
-}

@@ -523,9 +523,7 @@ impl Config {
         if let Err((key, message)) = self.jobs.check() {
             return Err(bad(&key, message));
         }
-        if let Err((key, message)) = self.daemon.check() {
-            return Err(bad(&key, message));
-        }
+        range("daemon.idleSeconds", self.daemon.idle_seconds, 1, 86_400)?;
         if let Err((key, message)) = self.missions.check() {
             return Err(bad(&key, message));
         }

@@ -212,34 +212,7 @@ fn workspace_of(params: &Value) -> Option<PathBuf> {
         .pointer("/workspaceFolders/0/uri")
         .or_else(|| params.get("rootUri"))
         .and_then(Value::as_str)?;
-    let path = uri.strip_prefix("file://")?;
-    Some(PathBuf::from(percent_decode(path)))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        // On bytes: a `%` before a multi-byte character must not split it.
-        if bytes[i] == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            )
-        {
-            out.push(hi << 4 | lo);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    crate::server::uri::file_path(uri)
 }
 
 /// Daemons that may fail to start before the client is served in process instead.
@@ -347,17 +320,6 @@ async fn connect_or_start(workspace: &Path, socket: &Path) -> Result<UnixStream,
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn percent_decoding_keeps_bad_escapes_and_never_splits_a_character() {
-        assert_eq!(percent_decode("/home/u/my%20project"), "/home/u/my project");
-        assert_eq!(percent_decode("/a/%C3%A9t%C3%A9"), "/a/été");
-        // A `%` before a multi-byte character, or at the end, is kept as it is.
-        assert_eq!(percent_decode("/a/50%€"), "/a/50%€");
-        assert_eq!(percent_decode("/a/%1é"), "/a/%1é");
-        assert_eq!(percent_decode("/a/100%"), "/a/100%");
-        assert_eq!(percent_decode("/a/%zz"), "/a/%zz");
-    }
 
     #[test]
     fn the_workspace_comes_from_the_options_then_the_folders_then_the_root_uri() {

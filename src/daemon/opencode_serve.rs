@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::tools::background::process::{Sig, signal_group};
+use crate::tools::background::process::{Sig, signal_group, stop_group};
 
 /// How long OpenCode may take to listen (it installs its plugin dependencies first).
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -119,10 +119,11 @@ impl ManagedOpencode {
 
     /// Stops its whole process group: SIGTERM, then SIGKILL after a grace time.
     pub async fn stop(&self) {
-        signal_group(self.pgid, Sig::Term);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        if !crate::tools::background::process::wait_group_gone(self.pgid, deadline).await {
-            signal_group(self.pgid, Sig::Kill);
-        }
+        stop_group(
+            self.pgid,
+            Duration::from_secs(3),
+            Duration::from_millis(500),
+        )
+        .await;
     }
 }

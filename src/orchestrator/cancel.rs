@@ -37,8 +37,7 @@ impl Orchestrator {
             ops.extend(super::runner::ending_ops(&task));
             if let Err(e) = core.ledger.commit(ops).await {
                 // Not recorded, so not cancelled: it waits in the queue again.
-                let queued = core.task(task_id).await?;
-                core.state.lock().enqueue_recovered(&queued);
+                core.state.lock().enqueue_recovered(&task);
                 core.dispatch();
                 return Err(e.into());
             }

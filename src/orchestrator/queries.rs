@@ -51,11 +51,7 @@ impl Orchestrator {
             let st = self.core.state.lock();
             st.queued() + st.running()
         };
-        let (jobs, _) = self
-            .core
-            .jobs
-            .list(&[crate::tools::background::JobStatus::Running], 1);
-        tasks > 0 || !jobs.is_empty()
+        tasks > 0 || self.core.jobs.any_running()
     }
 
     /// A task by id, from memory or, once archived, from the ledger.

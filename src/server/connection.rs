@@ -160,7 +160,7 @@ where
             break;
         }
         let id = request.id().cloned();
-        let mut fut = Box::pin(answered(service.call(request), id));
+        let mut fut = service.call(request);
         if waits_for_slot {
             // Not polled (so not started) until it has its slot.
             let (slots, out, waiting) = (slots.clone(), out.clone(), waiting.clone());
@@ -171,9 +171,7 @@ where
                 let Ok(_permit) = permit else {
                     return;
                 };
-                if let Ok(Some(response)) = fut.await
-                    && let Ok(text) = serde_json::to_string(&response)
-                {
+                if let Some(text) = reply_text(fut.await, id) {
                     let _ = out.send(&text).await;
                 }
             });
@@ -189,8 +187,7 @@ where
         match ready {
             Some(result) => {
                 drop(permit);
-                if let Ok(Some(response)) = result
-                    && let Ok(text) = serde_json::to_string(&response)
+                if let Some(text) = reply_text(result, id)
                     && out.send(&text).await.is_err()
                 {
                     break;
@@ -200,9 +197,7 @@ where
                 let out = out.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
-                    if let Ok(Some(response)) = fut.await
-                        && let Ok(text) = serde_json::to_string(&response)
-                    {
+                    if let Some(text) = reply_text(fut.await, id) {
                         let _ = out.send(&text).await;
                     }
                 });
@@ -231,22 +226,21 @@ where
     }
 }
 
-/// Grows or shrinks the request slots; shrinking takes effect as running requests finish.
-/// tower-lsp answers a request for a `$/` method it does not know with nothing (it treats
-/// `$/` methods as notifications); JSON-RPC wants every request answered: method not found.
-async fn answered<E>(
-    fut: impl std::future::Future<Output = Result<Option<Response>, E>>,
-    id: Option<Id>,
-) -> Result<Option<Response>, E> {
-    match (fut.await, id) {
-        (Ok(None), Some(id)) => Ok(Some(Response::from_error(
-            id,
-            tower_lsp_server::jsonrpc::Error::method_not_found(),
-        ))),
-        (result, _) => result,
-    }
+/// The frame to send for what the service made of request `id`. tower-lsp answers a request
+/// for a `$/` method it does not know with nothing (it treats `$/` methods as
+/// notifications); JSON-RPC wants every request answered: method not found.
+fn reply_text<E>(result: Result<Option<Response>, E>, id: Option<Id>) -> Option<String> {
+    let response = match (result, id) {
+        (Ok(Some(response)), _) => response,
+        (Ok(None), Some(id)) => {
+            Response::from_error(id, tower_lsp_server::jsonrpc::Error::method_not_found())
+        }
+        _ => return None,
+    };
+    serde_json::to_string(&response).ok()
 }
 
+/// Grows or shrinks the request slots; shrinking takes effect as running requests finish.
 fn resize(slots: &Arc<Semaphore>, from: usize, to: usize) -> usize {
     if to > from {
         slots.add_permits(to - from);

@@ -269,34 +269,8 @@ fn root_uri(params: &InitializeParams) -> Option<String> {
 }
 
 fn uri_to_path(uri: &str) -> Result<PathBuf> {
-    let path = uri
-        .strip_prefix("file://")
-        .ok_or_else(|| invalid_params(format!("workspace folder `{uri}` is not a file:// URI")))?;
-    Ok(PathBuf::from(percent_decode(path)))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    super::uri::file_path(uri)
+        .ok_or_else(|| invalid_params(format!("workspace folder `{uri}` is not a file:// URI")))
 }
 
 impl LanguageServer for Session {

@@ -10,6 +10,7 @@ mod methods;
 mod output;
 mod progress;
 pub mod protocol;
+pub mod uri;
 
 pub use connection::{ConnectionOptions, Ended, serve_connection};
 pub use lsp::CoreSource;

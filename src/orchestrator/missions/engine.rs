@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::model::{DelegatedTask, Mission, MissionStatus, Spend};
+use super::model::{DelegatedTask, Mission, MissionStatus};
 use super::{Command, prompts};
 use crate::orchestrator::backend::{SessionBackend, SessionErrorKind, SessionEvent};
 use crate::orchestrator::events::{Event, EventDraft};
 use crate::orchestrator::ledger::{JournalDraft, MissionRow, Op};
 use crate::orchestrator::plan::render;
-use crate::orchestrator::task::{Task, now_ms};
+use crate::orchestrator::task::{Task, TaskStatus, now_ms};
 use crate::orchestrator::{Orchestrator, OrchestratorError};
 
 /// The file humans read the plan in, relative to the workspace.
@@ -37,6 +37,8 @@ pub(super) struct Engine {
     pub under: HashMap<String, String>,
     /// Debounce: only the newest scheduled check of a mission runs.
     pub generation: HashMap<String, u64>,
+    /// What `.opencode/todo.md` was last written with.
+    pub todo_written: Option<String>,
 }
 
 pub(super) fn spawn(
@@ -56,6 +58,7 @@ pub(super) fn spawn(
             by_task: HashMap::new(),
             under: HashMap::new(),
             generation: HashMap::new(),
+            todo_written: None,
         };
         engine.load().await;
         engine.run(rx, bus, sessions, stop).await;
@@ -113,8 +116,17 @@ impl Engine {
     }
 
     pub fn insert(&mut self, mission: Mission) {
-        self.by_session
-            .insert(mission.session_id.clone(), mission.id.clone());
+        // A session's newest mission, unless that one is over and an earlier one is not (it
+        // was resumed after the newer one ended): loading oldest first must end the same.
+        let keeps_open = self
+            .by_session
+            .get(&mission.session_id)
+            .and_then(|id| self.missions.get(id))
+            .is_some_and(|m| !m.status.is_final());
+        if !(keeps_open && mission.status.is_final()) {
+            self.by_session
+                .insert(mission.session_id.clone(), mission.id.clone());
+        }
         for task in &mission.task_ids {
             self.by_task.insert(task.clone(), mission.id.clone());
         }
@@ -188,7 +200,7 @@ impl Engine {
             Some(id) => id.clone(),
             // Adopted when it is delegated, never later: a task the user delegated before
             // the mission started or while it was paused stays theirs.
-            None if event.kind == "task.queued" => {
+            None if event.kind == TaskStatus::Queued.event_type() => {
                 let Some(id) = self.adopting_mission(&event.data) else {
                     return;
                 };
@@ -197,14 +209,10 @@ impl Engine {
             }
             None => return,
         };
-        if !matches!(
-            event.kind.as_str(),
-            "task.completed"
-                | "task.failed"
-                | "task.cancelled"
-                | "task.timed_out"
-                | "task.interrupted"
-        ) {
+        let ended = TaskStatus::ALL
+            .iter()
+            .any(|s| s.is_terminal() && s.event_type() == event.kind);
+        if !ended {
             return;
         }
         if let Ok(task) = self.orch.get(task_id).await {
@@ -260,13 +268,7 @@ impl Engine {
         )
         .await;
         if let Some(reason) = self.over_task_budget(id) {
-            let orch = self.orch.clone();
-            let task = task_id.to_string();
-            tokio::spawn(async move {
-                if let Err(e) = orch.cancel(&task).await {
-                    tracing::warn!(task, "cannot cancel a task past the mission's budget: {e}");
-                }
-            });
+            self.cancel_in_background(vec![task_id.to_string()]);
             self.stop_for_tasks(id, &reason).await;
         }
     }
@@ -283,11 +285,7 @@ impl Engine {
             return; // already seen (an event and a reconcile can both report it)
         }
         d.running = false;
-        if let Some(usage) = &task.usage {
-            let mut spend = Spend::default();
-            spend.add(usage);
-            m.task_spend.insert(task.id.clone(), spend);
-        }
+        m.count_spend(task);
         self.save_quietly(id, Vec::new(), Vec::new()).await;
         if let Some(reason) = self.over_budget(id)
             && self.missions[id].status == MissionStatus::Active
@@ -410,12 +408,15 @@ impl Engine {
             self.restore(id).await;
             return Err(e.into());
         }
-        if let Some(todo) = self.todo_text(id) {
+        if let Some(todo) = self.todo_text(id)
+            && self.todo_written.as_ref() != Some(&todo)
+        {
             // Written here, in commit order, and renamed into place: the file never shows an
-            // older plan, or half of one.
+            // older plan, or half of one. Most saves do not change it: those write nothing.
             let path = self.orch.workspace_root().join(TODO_FILE);
-            if let Err(e) = write_atomically(&path, &todo).await {
-                tracing::warn!(path = %path.display(), "cannot write the plan file: {e}");
+            match write_atomically(&path, &todo).await {
+                Ok(()) => self.todo_written = Some(todo),
+                Err(e) => tracing::warn!(path = %path.display(), "cannot write the plan file: {e}"),
             }
         }
         Ok(())
@@ -425,13 +426,13 @@ impl Engine {
     /// open, newest first, or when none is, the newest finished one's. None when `id` has no
     /// plan (the file would not change).
     fn todo_text(&self, id: &str) -> Option<String> {
+        if self.missions.get(id).is_none_or(|m| m.plan.is_empty()) {
+            return None;
+        }
         let with_plan = || self.missions.values().filter(|m| !m.plan.is_empty());
         let mut shown: Vec<&Mission> = with_plan().filter(|m| !m.status.is_final()).collect();
         if shown.is_empty() {
             shown.extend(with_plan().max_by_key(|m| (m.created_at, m.id.as_str())));
-        }
-        if self.missions.get(id).is_none_or(|m| m.plan.is_empty()) {
-            return None;
         }
         shown.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id.as_str())));
         let parts: Vec<String> = shown

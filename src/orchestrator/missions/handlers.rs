@@ -310,14 +310,9 @@ impl Engine {
             }
         }
         let session = &self.missions[&id].session_id;
-        if let Some(other) = self
-            .missions
-            .values()
-            .find(|m| m.id != id && &m.session_id == session && m.status == MissionStatus::Active)
-        {
+        if let Some(other) = self.active_in(session).filter(|other| *other != id) {
             return Err(OrchestratorError::MissionConflict(format!(
-                "session {session} runs mission {} now; cancel it (/stop) before resuming {id}",
-                other.id
+                "session {session} runs mission {other} now; cancel it (/stop) before resuming {id}"
             )));
         }
         let budgets =
@@ -479,14 +474,7 @@ impl Engine {
                     vec![("mission.plan".into(), json!({"revision": summary.revision}))],
                 )
                 .await?;
-                if !detached.is_empty() {
-                    let orch = self.orch.clone();
-                    tokio::spawn(async move {
-                        for task in detached {
-                            let _ = orch.cancel(&task).await;
-                        }
-                    });
-                }
+                self.cancel_in_background(detached);
                 self.advance(id).await;
                 Ok(reply(
                     format!("plan revision {}", summary.revision),

@@ -57,11 +57,7 @@ impl Engine {
             }
             let why = format!("the mission was {}: {reason}", status.as_str());
             if let Some(round) = mission.abandon_round(why.clone()) {
-                journal.push((
-                    "verify".into(),
-                    format!("verification round {round} ended without a verdict: {why}"),
-                    json!({"round": round, "abandoned": why}),
-                ));
+                journal.push(super::verify::abandoned_entry(round, &why));
             }
             running
         } else {
@@ -75,10 +71,18 @@ impl Engine {
             tracing::error!(mission = id, "cannot record the end of the mission: {e}");
             return;
         }
-        // Cancelling waits for each session to stop: not on this task's time.
+        self.cancel_in_background(running);
+    }
+
+    /// Cancels tasks one after the other on a task of their own: each cancel waits for its
+    /// session to stop, not on the engine's time.
+    pub(super) fn cancel_in_background(&self, tasks: Vec<String>) {
+        if tasks.is_empty() {
+            return;
+        }
         let orch = self.orch.clone();
         tokio::spawn(async move {
-            for task in running {
+            for task in tasks {
                 if let Err(e) = orch.cancel(&task).await {
                     tracing::warn!(task, "cannot cancel a mission task: {e}");
                 }

@@ -109,6 +109,13 @@ pub struct Round {
     pub abandoned: Option<String>,
 }
 
+impl Round {
+    /// Neither judged nor abandoned.
+    fn is_open(&self) -> bool {
+        self.verdict.is_none() && self.abandoned.is_none()
+    }
+}
+
 /// A task delegated under a mission outside its plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -313,19 +320,27 @@ impl Mission {
 
     /// The verification round under way, if any.
     pub fn open_round(&self) -> Option<&Round> {
-        self.rounds
-            .last()
-            .filter(|r| r.verdict.is_none() && r.abandoned.is_none())
+        self.rounds.last().filter(|r| r.is_open())
     }
 
-    /// Closes the open round without a verdict.
+    pub fn open_round_mut(&mut self) -> Option<&mut Round> {
+        self.rounds.last_mut().filter(|r| r.is_open())
+    }
+
+    /// Closes the open round without a verdict; returns its number.
     pub fn abandon_round(&mut self, why: String) -> Option<u32> {
-        let round = self
-            .rounds
-            .last_mut()
-            .filter(|r| r.verdict.is_none() && r.abandoned.is_none())?;
+        let round = self.open_round_mut()?;
         round.abandoned = Some(why);
         Some(round.round)
+    }
+
+    /// Counts what a finished task of the mission (or delegated under it) spent.
+    pub fn count_spend(&mut self, task: &crate::orchestrator::task::Task) {
+        if let Some(usage) = &task.usage {
+            let mut spend = Spend::default();
+            spend.add(usage);
+            self.task_spend.insert(task.id.clone(), spend);
+        }
     }
 
     /// Rounds since the last resume, judged or abandoned.

@@ -92,16 +92,8 @@ impl Engine {
         else {
             return;
         };
-        self.save_quietly(
-            id,
-            vec![(
-                "verify".into(),
-                format!("verification round {round} ended without a verdict: {why}"),
-                json!({"round": round, "abandoned": why}),
-            )],
-            Vec::new(),
-        )
-        .await;
+        self.save_quietly(id, vec![abandoned_entry(round, &why)], Vec::new())
+            .await;
     }
 
     /// The Inspector's verdict on the open round: completion, or fix items.
@@ -118,11 +110,7 @@ impl Engine {
         if mission.status.is_final() {
             return; // a verdict arriving after the end changes nothing
         }
-        let Some(round) = mission
-            .rounds
-            .last_mut()
-            .filter(|r| r.verdict.is_none() && r.abandoned.is_none())
-        else {
+        let Some(round) = mission.open_round_mut() else {
             return;
         };
         round.verdict = Some(verdict);
@@ -220,6 +208,15 @@ impl Engine {
             }
         }
     }
+}
+
+/// The journal entry of a round closed without a verdict.
+pub(super) fn abandoned_entry(round: u32, why: &str) -> (String, String, serde_json::Value) {
+    (
+        "verify".into(),
+        format!("verification round {round} ended without a verdict: {why}"),
+        json!({"round": round, "abandoned": why}),
+    )
 }
 
 /// The verdict in a completed Inspector's reply that did not call `mission_verdict`.

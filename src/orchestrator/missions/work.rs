@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::engine::Engine;
-use super::model::{ContextEntry, MissionStatus, Report, Spend};
+use super::model::{ContextEntry, MissionStatus, Report};
 use super::prompts;
 use super::verify::verdict_from_text;
 use crate::orchestrator::plan::TaskOutcome;
@@ -27,11 +27,7 @@ impl Engine {
             return; // already handled (an event and a reconcile can both report it)
         }
         let mut journal = Vec::new();
-        if let Some(usage) = &task.usage {
-            let mut spend = Spend::default();
-            spend.add(usage);
-            mission.task_spend.insert(task.id.clone(), spend);
-        }
+        mission.count_spend(task);
         let reported = mission.reports.remove(&task.id);
         let report = reported.clone().unwrap_or_else(|| report_from_text(task));
         mission.context.push(ContextEntry {

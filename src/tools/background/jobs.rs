@@ -385,8 +385,12 @@ impl JobManager {
             let ledger = inner.ledger.clone();
             let grace = Duration::from_millis(inner.config.kill_grace_ms);
             inner.tracker.spawn(async move {
-                futures::future::join_all(survivors.iter().map(|pgid| stop_group(*pgid, grace)))
-                    .await;
+                futures::future::join_all(
+                    survivors
+                        .iter()
+                        .map(|pgid| process::stop_group(*pgid, grace, AFTER_KILL)),
+                )
+                .await;
                 for record in &lost {
                     announce(&ledger, record).await;
                 }
@@ -620,6 +624,15 @@ impl JobManager {
     }
 
     /// Jobs of this workspace, newest first, with the count of all that match.
+    /// Whether any job runs now (the daemon's idle check, every tick: no copies, no sort).
+    pub fn any_running(&self) -> bool {
+        let jobs: Vec<Arc<Job>> = self.inner.jobs.lock().values().cloned().collect();
+        jobs.iter().any(|j| {
+            refresh(j);
+            j.record.lock().status == JobStatus::Running
+        })
+    }
+
     pub fn list(&self, statuses: &[JobStatus], limit: usize) -> (Vec<JobRecord>, usize) {
         let jobs: Vec<Arc<Job>> = self.inner.jobs.lock().values().cloned().collect();
         let mut records: Vec<JobRecord> = jobs
@@ -794,7 +807,7 @@ impl Supervisor {
                     .await
                     .unwrap_or(false);
                 if leftovers {
-                    stop_group(pgid, self.grace).await;
+                    process::stop_group(pgid, self.grace, AFTER_KILL).await;
                 }
                 status.ok()
             }
@@ -982,15 +995,6 @@ async fn write_log(
             return false;
         }
         true
-    }
-}
-
-/// SIGTERM to the group, SIGKILL to what is left after `grace`.
-async fn stop_group(pgid: i32, grace: Duration) {
-    process::signal_group(pgid, Sig::Term);
-    if !process::wait_group_gone(pgid, Instant::now() + grace).await {
-        process::signal_group(pgid, Sig::Kill);
-        process::wait_group_gone(pgid, Instant::now() + AFTER_KILL).await;
     }
 }
 

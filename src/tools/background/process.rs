@@ -186,3 +186,12 @@ mod linux {
         }
     }
 }
+
+/// SIGTERM to the group, SIGKILL to what is left after `grace`.
+pub async fn stop_group(pgid: i32, grace: Duration, after_kill: Duration) {
+    signal_group(pgid, Sig::Term);
+    if !wait_group_gone(pgid, Instant::now() + grace).await {
+        signal_group(pgid, Sig::Kill);
+        wait_group_gone(pgid, Instant::now() + after_kill).await;
+    }
+}
