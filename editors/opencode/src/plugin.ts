@@ -87,14 +87,14 @@ export const FALLBACK_TOOL_NAMES = ["delegate_task", "get_task_result", "list_ta
 /** Marks the plugin's own prompt text, as the server's prompts are marked. */
 export const MARKER = "[opencode-orchestrator]";
 
+/** The command objects this plugin put in a config (to know them again). */
+const OUR_COMMANDS = new WeakSet<object>();
+
 /**
  * Registers the agents and commands into OpenCode's config (mutated in place). Returns the names
  * of the commands it added: only those are the plugin's to handle (a command the user already
  * has keeps its own meaning).
  */
-/** The command objects this plugin put in a config (to know them again). */
-const OUR_COMMANDS = new WeakSet<object>();
-
 export function applyConfig(cfg: Config, agents: readonly AgentInfo[], commands: readonly CommandInfo[], log: Logger): Set<string> {
   const c = cfg as { agent?: Record<string, Record<string, unknown> | undefined>; command?: Record<string, unknown> };
   const added = new Set<string>();

@@ -154,13 +154,6 @@ export interface ReplayResult {
   more: boolean;
 }
 
-/** The server's JSON-RPC error codes the extension treats specially. */
-export const ErrorCodes = {
-  backendUnavailable: -32014,
-  missionNotFound: -32017,
-  missionConflict: -32018,
-} as const;
-
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -197,6 +190,3 @@ export function isTerminalTask(status: string | undefined): boolean {
   return status !== undefined && status !== "queued" && status !== "running";
 }
 
-export function isOpenMission(status: string | undefined): boolean {
-  return status === "active" || status === "paused";
-}

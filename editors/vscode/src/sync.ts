@@ -149,8 +149,7 @@ export class EventSync {
 
   private applyToModel(e: OrchestratorEvent): void {
     this.model.applyEvent(e);
-    this.counter.apply(e);
-    this.options.onChange?.();
+    if (this.counter.apply(e)) this.options.onChange?.();
   }
 
   /** One resynchronisation; what went wrong, if it failed. */
