@@ -24,7 +24,7 @@ bin="$root/bin/opencode-orchestrator"
 "$bin" version
 
 echo "== building the OpenCode plugin"
-(cd editors/opencode && npm ci --no-audit --no-fund --silent && npm run --silent build)
+(cd editors/opencode && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 
 plugin_dir="${XDG_CONFIG_HOME:-$HOME/.config}/opencode/plugin"
 mkdir -p "$plugin_dir"

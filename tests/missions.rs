@@ -1306,3 +1306,70 @@ async fn resuming_a_mission_is_refused_while_another_runs_in_its_session() {
     assert_eq!(m["mission"]["missionId"], first.as_str());
     h.release(MAIN);
 }
+
+#[tokio::test]
+async fn a_cancel_that_cannot_be_recorded_changes_nothing_and_can_be_tried_again() {
+    let (mut c, _h, _ws, id) = start_mission(fast()).await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("a", "builder", &[], json!({"hang": true}))]}),
+    )
+    .await;
+    let d = tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+    let running = d["metadata"]["started"][0]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let fault = LedgerFault::install(&mut c, "missions", "NEW.status <> 'active'").await;
+    let err = c
+        .err("orchestrator/mission/cancel", json!({"missionId": id}))
+        .await;
+    assert!(
+        err.message.contains("could not be cancelled") && err.message.contains("try again"),
+        "{err:?}"
+    );
+    // Memory did not run ahead of the ledger: still active, its task still running.
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["status"], "active", "{m}");
+    assert_eq!(task(&mut c, &running).await["status"], "running");
+    // A plan change that cannot be saved is refused and leaves the plan as it was.
+    fault.heal();
+    let fault = LedgerFault::install(&mut c, "missions", "1").await;
+    let err = tool_err_in(
+        &mut c,
+        MAIN,
+        "plan_edit",
+        json!({"edits": [item("b", "builder", &["a"], json!({}))]}),
+    )
+    .await;
+    assert_eq!(
+        err.message,
+        "plan_edit failed: task ledger: saving a mission: injected write failure"
+    );
+    let m = mission(&mut c, &id).await;
+    let plan = m["mission"]["plan"].to_string();
+    assert!(
+        plan.contains("\"id\":\"a\"") && !plan.contains("\"id\":\"b\""),
+        "{plan}"
+    );
+
+    fault.heal();
+    let r = c
+        .ok("orchestrator/mission/cancel", json!({"missionId": id}))
+        .await;
+    assert_eq!(r["cancelled"], true);
+    assert_eq!(r["cancelledTasks"], json!([running]));
+    c.wait_event("task.cancelled", &running).await;
+    let m = mission(&mut c, &id).await;
+    assert_eq!(m["mission"]["status"], "cancelled");
+}

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use serde_json::{Value, json};
 
@@ -123,7 +125,7 @@ async fn wait_for_stats(c: &mut Client, pred: impl Fn(&Value) -> bool) -> Value 
         if pred(&s) {
             return s;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("stats never matched");
 }
@@ -282,7 +284,7 @@ async fn a_task_past_its_ttl_is_timed_out_and_its_session_aborted() {
     c.wait_event("task.started", &id).await;
     // Jump the clock past the TTL instead of waiting an hour.
     tokio::time::pause();
-    tokio::time::advance(std::time::Duration::from_secs(61 * 60)).await;
+    tokio::time::advance(Duration::from_secs(61 * 60)).await;
     tokio::time::resume();
     let e = c.wait_event("task.timed_out", &id).await;
     assert!(e["data"]["error"].as_str().unwrap().contains("TTL"));
@@ -702,7 +704,7 @@ async fn a_busy_parent_gets_its_notice_when_it_goes_idle() {
     let id = r["task"]["id"].as_str().unwrap().to_string();
     assert_eq!(c.get(&id, 10_000).await["status"], "completed");
     // Still busy: the notice waits in the outbox.
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(h.prompts_of("ses_user").is_empty());
     let stats = c.ok("orchestrator/stats", json!({})).await;
     assert_eq!(stats["ledger"]["pendingNotices"], 1);
@@ -724,9 +726,9 @@ async fn finished_child_sessions_are_deleted_after_the_retention_delay() {
     // the delay until it has fired (each jump also covers a timer set up after the last one).
     for _ in 0..200 {
         tokio::time::pause();
-        tokio::time::advance(std::time::Duration::from_secs(61)).await;
+        tokio::time::advance(Duration::from_secs(61)).await;
         tokio::time::resume();
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
         if h.sessions() == 0 {
             break;
         }
@@ -753,7 +755,7 @@ async fn a_delegation_cancelled_mid_request_is_either_not_recorded_or_runs() {
     // Whatever was recorded is queued for real: it finishes; nothing stays `queued`. The
     // admissions of cancelled requests finish on their own after the replies, so the state
     // must hold for a few polls in a row.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut settled = 0;
     while settled < 5 {
         let stats = c.ok("orchestrator/stats", json!({})).await;
@@ -774,7 +776,7 @@ async fn a_delegation_cancelled_mid_request_is_either_not_recorded_or_runs() {
                 "tasks left unfinished: {not_done:?} {stats}"
             );
         }
-        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
     }
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
@@ -805,5 +807,24 @@ async fn with_every_slot_taken_the_server_still_reads_what_frees_one() {
     assert!(stats.get("result").is_some(), "{stats}");
     h.open_gate("g");
     assert_eq!(c.get(&id, 10_000).await["status"], "completed");
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn a_task_whose_end_cannot_be_recorded_yet_is_recorded_once_the_ledger_takes_it() {
+    let (mut c, _h, _ws) = start(json!({})).await;
+    let fault = LedgerFault::install(&mut c, "tasks", "NEW.status = 'completed'").await;
+    let id = c
+        .delegate("builder", &script(json!({"reply": "done"})))
+        .await;
+    c.wait_event("task.started", &id).await;
+    // Past the ~3 s a fixed number of tries would have lasted: still running, still trying.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(c.get(&id, 0).await["status"], "running");
+    fault.heal();
+    let t = c.get(&id, 15_000).await;
+    assert_eq!(t["status"], "completed", "{t}");
+    assert_eq!(t["result"], "done");
+    c.wait_event("task.completed", &id).await;
     assert_eq!(c.shutdown().await.exit_code, 0);
 }

@@ -42,7 +42,8 @@ pub enum OrchestratorError {
     /// A tool could not do what it was asked (the message says what and what to do).
     #[error("{0}")]
     ToolFailed(String),
-    #[error("task ledger error: {0}")]
+    /// Its message already names the task ledger and what it was doing.
+    #[error("{0}")]
     Ledger(#[from] LedgerError),
     #[error("agent runtime error: {0}")]
     Backend(#[from] BackendError),

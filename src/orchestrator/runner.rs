@@ -385,8 +385,9 @@ fn backoff(recovery: &crate::config::RecoveryConfig, attempt: u32) -> Duration {
     Duration::from_millis(half + super::ids::random_u64() % (half + 1))
 }
 
-/// How often the end of a task is tried to be recorded (pauses 0.1 s, doubling: ~3 s in all).
-const FINISH_ATTEMPTS: u32 = 6;
+/// Pauses between tries to record the end of a task: from 0.1 s, doubling, up to 5 s.
+const FINISH_FIRST_PAUSE: Duration = Duration::from_millis(100);
+const FINISH_MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// Records how the task ended, with its event and (for background tasks) a notice for the
 /// parent session, in one transaction.
@@ -438,28 +439,34 @@ async fn finish(core: &Arc<Core>, task_id: &str, outcome: Outcome) {
     }
     ops.insert(0, Op::PutTask(task.clone()));
     ops.extend(ending_ops(&task));
-    // The one write that must land (a busy or briefly failing disk): else the task would
-    // stay `running` with nothing left to end it. Tried a few times, with a growing pause.
-    let mut pause = Duration::from_millis(100);
-    for attempt in 1..=FINISH_ATTEMPTS {
+    // The one write that must land (a busy, full or briefly failing disk): else the task would
+    // stay `running` with nothing left to end it. Tried until it lands, or the server stops
+    // (then the next start finds it `running` and interrupts it).
+    let mut pause = FINISH_FIRST_PAUSE;
+    for attempt in 1u32.. {
         match core.ledger.commit(ops.clone()).await {
             Ok(_) => {
                 core.notice_committed(&task);
+                if attempt > 1 {
+                    tracing::info!(task_id, attempt, "recorded the end of the task");
+                }
                 break;
             }
-            Err(e) if attempt < FINISH_ATTEMPTS => {
-                tracing::warn!(
-                    task_id,
-                    attempt,
-                    "could not record the end of the task: {e}; trying again"
-                );
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+            Err(e) => {
+                // Every failure at first, then about once a minute.
+                if attempt <= 6 || attempt % 12 == 0 {
+                    tracing::warn!(
+                        task_id,
+                        attempt,
+                        "could not record the end of the task: {e}; trying again"
+                    );
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = core.shutdown.cancelled() => return,
+                }
+                pause = (pause * 2).min(FINISH_MAX_PAUSE);
             }
-            Err(e) => tracing::error!(
-                task_id,
-                "could not record the end of the task after {FINISH_ATTEMPTS} tries: {e}"
-            ),
         }
     }
     if let Some(session_id) = task.session_id.clone() {

@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+mod ledger_fault;
+// Each test binary compiles this module; not all of them use everything in it.
+#[allow(unused_imports)]
+pub use ledger_fault::LedgerFault;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,11 +6,12 @@
 // Code progress without code here.
 
 import * as vscode from "vscode";
-import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
+import { CloseAction, LanguageClient, State, type ErrorHandler, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
 
 import { findBinary } from "./binary";
 import { MissionTreeModel } from "./model";
 import { Methods, missionOfReply, Notifications, taskOfReply } from "./protocol";
+import { ServerProcesses } from "./serverProcesses";
 import { DEFAULT_SETTINGS, initializationOptions, parseSettings, RESTART_KEYS, SECTION, serverArgs, type Settings } from "./settings";
 import { EventSync } from "./sync";
 
@@ -34,9 +35,11 @@ export class Controller implements vscode.Disposable {
   /** The workspace folder the current server was started for. */
   private startedFor: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly processes: ServerProcesses;
 
   constructor() {
     this.output = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
+    this.processes = new ServerProcesses(this.output);
     this.model = new MissionTreeModel({
       fetchMission: async (missionId) => missionOfReply(await this.request<unknown>(Methods.missionGet, { missionId, journalLimit: 1 }), `mission/get ${missionId}`),
       fetchTask: async (taskId) => taskOfReply(await this.request<unknown>(Methods.taskGet, { taskId }), `task/get ${taskId}`),
@@ -70,6 +73,11 @@ export class Controller implements vscode.Disposable {
   /** The running client (tests and commands). */
   get languageClient(): LanguageClient | undefined {
     return this.client;
+  }
+
+  /** The server processes started and not exited (one, while it runs). */
+  get serverPids(): number[] {
+    return this.processes.pids;
   }
 
   get eventSync(): EventSync | undefined {
@@ -118,6 +126,8 @@ export class Controller implements vscode.Disposable {
         this.output.warn(`stopping the server: ${message(e)}`);
       }
     }
+    // What shutdown and exit did not end, and what a restart under way spawned meanwhile.
+    await this.processes.stopAll(2000);
     if (this.stateValue !== "no-folder") this.setState("stopped");
   }
 
@@ -163,15 +173,24 @@ export class Controller implements vscode.Disposable {
     this.setState("starting");
     const args = serverArgs(settings);
     this.output.info(`starting ${bin.path} ${args.join(" ")} (workspace ${root}${settings.opencodeUrl ? `, OpenCode at ${settings.opencodeUrl}` : ", no OpenCode URL"})`);
-    // No `transport`: vscode-languageclient then talks over the process's stdio without adding
-    // a `--stdio` argument, which `serve` would refuse.
-    const serverOptions: ServerOptions = { command: bin.path, args, options: { cwd: root } };
+    // Spawned here, on stdio with no `--stdio` argument (which `serve` would refuse), and never for a client that was stopped since:
+    // vscode-languageclient may be restarting a dead server when the client is replaced.
+    const serverOptions: ServerOptions = () =>
+      generation === this.generation ? this.processes.spawn({ command: bin.path, args, cwd: root }) : Promise.reject(new Error("the server was stopped"));
+    // vscode-languageclient's own policy (a few restarts, then stop), but no restart once the
+    // client is not the current one.
+    const errorHandler: ErrorHandler = {
+      error: (error, msg, count) => restarts.error(error, msg, count),
+      closed: () => (generation === this.generation ? restarts.closed() : { action: CloseAction.DoNotRestart, handled: true }),
+    };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       outputChannel: this.output,
       initializationOptions: () => initializationOptions(settings, root),
+      errorHandler,
     };
     const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+    const restarts = client.createDefaultErrorHandler();
     const sync = new EventSync({ request: (method, params) => client.sendRequest(method, params) }, this.model, {
       onChange: () => this.render(),
       onError: (m) => this.output.warn(m),

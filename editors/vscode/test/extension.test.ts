@@ -28,7 +28,33 @@ async function start(settings: Record<string, unknown>, options: Parameters<type
 afterEach(async () => {
   await current?.close();
   current = undefined;
+  // Every server a test started ends with its client: none left behind by a restart under way.
+  const left = await waitUntil(() => serverChildren().length === 0 || undefined, () => `server processes left running: ${serverChildren().join(", ")}`, 5_000).catch((e: Error) => e);
+  if (left instanceof Error) {
+    for (const pid of serverChildren()) process.kill(pid, "SIGKILL");
+    throw left;
+  }
 });
+
+/** This process's children that run the server binary (Linux's /proc; empty elsewhere). */
+function serverChildren(): number[] {
+  if (!fs.existsSync("/proc/self/stat")) return [];
+  const bin = serverBin();
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) !== process.pid || state === "Z") continue;
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0] === bin) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
 
 const config = (serverConfig: Record<string, unknown>) => ({ "opencodeOrchestrator.serverConfig": serverConfig });
 
@@ -114,8 +140,9 @@ describe("the extension against the real server", () => {
       [...stub.commands.keys()].filter((k) => k.startsWith("opencodeOrchestrator.")).sort(),
       [CANCEL, OPEN_RESULT, "opencodeOrchestrator.refresh", RESTART, RUN, SHOW_LOG],
     );
-    const pid = (c.languageClient as unknown as { _serverProcess?: { pid?: number } })._serverProcess?.pid;
+    const [pid, ...others] = c.serverPids;
     assert.ok(pid);
+    assert.deepEqual(others, []);
     await a.close();
     current = undefined;
     assert.equal(c.state, "stopped");
