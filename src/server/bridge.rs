@@ -20,6 +20,8 @@ impl Request for OpencodeCall {
 }
 
 /// A call the plugin has not answered in this time is given up (the plugin is gone or stuck).
+/// The plugin answers sooner (25 s) when OpenCode is slow: tower-lsp keeps a request that is
+/// never answered in its pending table.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ClientLink {

@@ -24,6 +24,12 @@ export const BRIDGE_OPS = [
 
 export type BridgeOp = (typeof BRIDGE_OPS)[number];
 
+/**
+ * A call OpenCode has not answered in this time is answered with an error. The server gives
+ * up after 30 s; answering first lets it forget the request instead of keeping it pending.
+ */
+export const CALL_TIMEOUT_MS = 25_000;
+
 /** The parts of the SDK client the bridge uses (`OpencodeClient["session"]`). */
 export type BridgeClient = Pick<OpencodeClient, "session">;
 
@@ -92,7 +98,12 @@ export interface Bridge {
  * `onSession` hears of every session id a call names or creates: these are the sessions whose
  * events matter to the server.
  */
-export function createBridge(client: BridgeClient, directory: string, onSession: (id: string) => void = () => undefined): Bridge {
+export function createBridge(
+  client: BridgeClient,
+  directory: string,
+  onSession: (id: string) => void = () => undefined,
+  timeoutMs: number = CALL_TIMEOUT_MS,
+): Bridge {
   const query = { directory };
   const s = client.session;
 
@@ -146,11 +157,18 @@ export function createBridge(client: BridgeClient, directory: string, onSession:
       if (!p || typeof p.op !== "string") {
         throw new RpcError(ErrorCodes.InvalidParams, "orchestrator/opencode/call needs params {op, params}");
       }
+      const op = p.op;
       const params = record(p.params) ?? {};
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(failure(op, undefined, `no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      });
       try {
-        return await call(p.op, params);
+        return await Promise.race([call(op, params), deadline]);
       } catch (e) {
-        throw thrown(p.op, e);
+        throw thrown(op, e);
+      } finally {
+        clearTimeout(timer);
       }
     },
   };

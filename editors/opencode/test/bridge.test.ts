@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { BRIDGE_OPS, createBridge, type BridgeClient } from "../src/bridge.js";
+import { BRIDGE_OPS, CALL_TIMEOUT_MS, createBridge, type BridgeClient } from "../src/bridge.js";
 import { RpcError } from "../src/rpc.js";
 import { FakeClient, waitUntil } from "./helpers.js";
 
@@ -66,6 +66,13 @@ describe("bridge", () => {
     const bridge = createBridge(client, DIR);
     await assert.rejects(bridge.handle({ op: "session.get", params: { sessionID: "x" } }), rpcError(404, /OpenCode session.get failed/));
     await assert.rejects(bridge.handle({ op: "session.status", params: {} }), rpcError(undefined, /fetch failed/));
+  });
+
+  test("a call OpenCode never answers is answered with an error before the server gives up", async () => {
+    const client = { session: { status: () => new Promise(() => undefined) } } as unknown as BridgeClient;
+    const bridge = createBridge(client, DIR, undefined, 30);
+    await assert.rejects(bridge.handle({ op: "session.status", params: {} }), (e: unknown) => e instanceof RpcError && e.code === -32000 && /^OpenCode session\.status failed: no answer within 0\.03 s$/.test(e.message) && (e.data as { op?: string }).op === "session.status");
+    assert.ok(CALL_TIMEOUT_MS < 30_000, "sooner than the server's 30 s");
   });
 
   test("bad requests: unknown op, missing sessionID, no params", async () => {

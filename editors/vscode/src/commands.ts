@@ -9,7 +9,17 @@ import { findBinary } from "./binary";
 import { message, type Controller } from "./controller";
 import { firstLine } from "./format";
 import type { ModelNode } from "./model";
-import { Methods, type MissionSummary, type TaskRecord, type TaskSummary } from "./protocol";
+import {
+  cancelOfReply,
+  Methods,
+  missionSummaryOfReply,
+  missionsOfReply,
+  taskOfReply,
+  tasksOfReply,
+  type MissionSummary,
+  type TaskRecord,
+  type TaskSummary,
+} from "./protocol";
 import { taskDocument } from "./taskDocument";
 
 export const COMMANDS = {
@@ -59,7 +69,7 @@ export async function runMission(ctx: CommandContext): Promise<MissionSummary | 
   if (goal === undefined || goal.trim() === "") return undefined;
   let mission: MissionSummary;
   try {
-    mission = (await ctx.controller.request<{ mission: MissionSummary }>(Methods.missionStart, { goal: goal.trim() })).mission;
+    mission = missionSummaryOfReply(await ctx.controller.request<unknown>(Methods.missionStart, { goal: goal.trim() }), "mission/start");
   } catch (e) {
     showError("Could not start the mission", e, ctx);
     return undefined;
@@ -86,7 +96,7 @@ export async function cancelMission(ctx: CommandContext, node?: unknown): Promis
   if (!missionId) {
     let open: MissionSummary[];
     try {
-      open = (await ctx.controller.request<{ missions: MissionSummary[] }>(Methods.missionList, { status: ["active", "paused"], limit: 100 })).missions;
+      open = missionsOfReply(await ctx.controller.request<unknown>(Methods.missionList, { status: ["active", "paused"], limit: 100 }), "mission/list");
     } catch (e) {
       showError("Could not list the missions", e, ctx);
       return false;
@@ -115,7 +125,7 @@ export async function cancelMission(ctx: CommandContext, node?: unknown): Promis
   );
   if (confirm !== "Cancel Mission") return false;
   try {
-    const r = await ctx.controller.request<{ mission: MissionSummary; cancelled: boolean; cancelledTasks?: string[] }>(Methods.missionCancel, { missionId });
+    const r = cancelOfReply(await ctx.controller.request<unknown>(Methods.missionCancel, { missionId }), "mission/cancel");
     ctx.controller.model.upsertMissions([r.mission]);
     ctx.controller.model.refreshMission(r.mission.missionId);
     if (!r.cancelled) void vscode.window.showInformationMessage(`The mission had already ended (${r.mission.status}).`);
@@ -164,7 +174,7 @@ export async function openTaskResult(ctx: CommandContext, node?: unknown): Promi
   if (!taskId) {
     let tasks: TaskSummary[];
     try {
-      tasks = (await ctx.controller.request<{ tasks: TaskSummary[] }>(Methods.taskList, { limit: 100 })).tasks;
+      tasks = tasksOfReply(await ctx.controller.request<unknown>(Methods.taskList, { limit: 100 }), "task/list");
     } catch (e) {
       showError("Could not list the tasks", e, ctx);
       return undefined;
@@ -187,7 +197,7 @@ export async function openTaskResult(ctx: CommandContext, node?: unknown): Promi
   }
   let task: TaskRecord;
   try {
-    task = (await ctx.controller.request<{ task: TaskRecord }>(Methods.taskGet, { taskId })).task;
+    task = taskOfReply(await ctx.controller.request<unknown>(Methods.taskGet, { taskId }), `task/get ${taskId}`);
   } catch (e) {
     showError("Could not read the task", e, ctx);
     return undefined;

@@ -163,22 +163,78 @@ export function isOrchestratorEvent(v: unknown): v is OrchestratorEvent {
   return typeof v.seq === "number" && Number.isSafeInteger(v.seq) && typeof v.type === "string";
 }
 
+// The server's replies, checked where the extension reads them: a reply without what it needs
+// is an error naming the request, never a crash further on.
+
+function shown(reply: unknown): string {
+  return String(JSON.stringify(reply)).slice(0, 200);
+}
+
+function isMission(m: unknown): m is Record<string, unknown> {
+  return isRecord(m) && typeof m.missionId === "string" && typeof m.status === "string";
+}
+
+function isTask(t: unknown, idKey: "id" | "taskId"): t is Record<string, unknown> {
+  return isRecord(t) && typeof t[idKey] === "string" && typeof t.agent === "string" && typeof t.status === "string";
+}
+
 /** `mission/get`'s mission, checked: a reply without one is an error saying so. */
 export function missionOfReply(reply: unknown, what: string): MissionFull {
   const m = isRecord(reply) ? reply.mission : undefined;
-  if (!isRecord(m) || typeof m.missionId !== "string" || typeof m.status !== "string") {
-    throw new Error(`${what}: the server's reply has no mission (${String(JSON.stringify(reply)).slice(0, 200)})`);
-  }
+  if (!isMission(m)) throw new Error(`${what}: the server's reply has no mission (${shown(reply)})`);
   return m as unknown as MissionFull;
+}
+
+/** The mission summary of `mission/start` or `mission/cancel`, checked. */
+export function missionSummaryOfReply(reply: unknown, what: string): MissionSummary {
+  const m = isRecord(reply) ? reply.mission : undefined;
+  if (!isMission(m)) throw new Error(`${what}: the server's reply has no mission (${shown(reply)})`);
+  return m as unknown as MissionSummary;
+}
+
+/** `mission/list`'s missions, checked. */
+export function missionsOfReply(reply: unknown, what: string): MissionSummary[] {
+  const list = isRecord(reply) ? reply.missions : undefined;
+  if (!Array.isArray(list) || !list.every(isMission)) throw new Error(`${what}: the server's reply has no list of missions (${shown(reply)})`);
+  return list as unknown as MissionSummary[];
 }
 
 /** `task/get`'s task, checked: a reply without one is an error saying so. */
 export function taskOfReply(reply: unknown, what: string): TaskRecord {
   const t = isRecord(reply) ? reply.task : undefined;
-  if (!isRecord(t) || typeof t.id !== "string" || typeof t.agent !== "string" || typeof t.status !== "string") {
-    throw new Error(`${what}: the server's reply has no task (${String(JSON.stringify(reply)).slice(0, 200)})`);
-  }
+  if (!isTask(t, "id")) throw new Error(`${what}: the server's reply has no task (${shown(reply)})`);
   return t as unknown as TaskRecord;
+}
+
+/** `task/list`'s tasks, checked. */
+export function tasksOfReply(reply: unknown, what: string): TaskSummary[] {
+  const list = isRecord(reply) ? reply.tasks : undefined;
+  if (!Array.isArray(list) || !list.every((t) => isTask(t, "taskId"))) throw new Error(`${what}: the server's reply has no list of tasks (${shown(reply)})`);
+  return list as unknown as TaskSummary[];
+}
+
+/** `mission/cancel`'s reply, checked. */
+export function cancelOfReply(reply: unknown, what: string): { mission: MissionSummary; cancelled: boolean } {
+  const mission = missionSummaryOfReply(reply, what);
+  const cancelled = isRecord(reply) ? reply.cancelled : undefined;
+  if (typeof cancelled !== "boolean") throw new Error(`${what}: the server's reply does not say whether it cancelled (${shown(reply)})`);
+  return { mission, cancelled };
+}
+
+/** `orchestrator/stats`, checked for what the extension reads. */
+export function statsOfReply(reply: unknown, what: string): Stats {
+  if (!isRecord(reply) || !Number.isSafeInteger(reply.lastSeq) || typeof reply.running !== "number" || typeof reply.queued !== "number") {
+    throw new Error(`${what}: the server's reply has no counts and last event number (${shown(reply)})`);
+  }
+  return reply as unknown as Stats;
+}
+
+/** `events/replay`'s page, checked (the events themselves are checked one by one). */
+export function replayOfReply(reply: unknown, what: string): ReplayResult {
+  if (!isRecord(reply) || !Array.isArray(reply.events) || typeof reply.more !== "boolean") {
+    throw new Error(`${what}: the server's reply has no page of events (${shown(reply)})`);
+  }
+  return reply as unknown as ReplayResult;
 }
 
 export function taskSummaryFromRecord(t: TaskRecord): TaskSummary {

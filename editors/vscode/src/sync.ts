@@ -14,16 +14,7 @@
 import { TaskCounter } from "./counter";
 import { SeqOrderer } from "./events";
 import type { MissionTreeModel } from "./model";
-import {
-  ACTIVE_TASK_STATUSES,
-  isOrchestratorEvent,
-  Methods,
-  type MissionSummary,
-  type OrchestratorEvent,
-  type ReplayResult,
-  type Stats,
-  type TaskSummary,
-} from "./protocol";
+import { ACTIVE_TASK_STATUSES, isOrchestratorEvent, Methods, missionsOfReply, replayOfReply, statsOfReply, tasksOfReply, type OrchestratorEvent } from "./protocol";
 
 export interface Rpc {
   request<T>(method: string, params: unknown): Promise<T>;
@@ -157,21 +148,21 @@ export class EventSync {
     this.syncing = true;
     this.held = [];
     try {
-      const stats = await this.rpc.request<Stats>(Methods.stats, {});
+      const stats = statsOfReply(await this.rpc.request<unknown>(Methods.stats, {}), "stats");
       const [missions, recent, open] = await Promise.all([
-        this.rpc.request<{ missions: MissionSummary[] }>(Methods.missionList, { limit: this.options.missionLimit ?? 50 }),
-        this.rpc.request<{ tasks: TaskSummary[] }>(Methods.taskList, { limit: this.options.taskLimit ?? 200 }),
-        this.rpc.request<{ tasks: TaskSummary[] }>(Methods.taskList, { status: ACTIVE_TASK_STATUSES, limit: 1000 }),
+        this.rpc.request<unknown>(Methods.missionList, { limit: this.options.missionLimit ?? 50 }).then((r) => missionsOfReply(r, "mission/list")),
+        this.rpc.request<unknown>(Methods.taskList, { limit: this.options.taskLimit ?? 200 }).then((r) => tasksOfReply(r, "task/list")),
+        this.rpc.request<unknown>(Methods.taskList, { status: ACTIVE_TASK_STATUSES, limit: 1000 }).then((r) => tasksOfReply(r, "task/list")),
       ]);
       if (this.disposed) return undefined;
-      this.model.upsertMissions(missions.missions);
-      this.model.upsertTasks([...recent.tasks, ...open.tasks]);
-      this.counter.reset(open.tasks);
-      this.model.reconcile(new Set(open.tasks.map((t) => t.taskId)));
+      this.model.upsertMissions(missions);
+      this.model.upsertTasks([...recent, ...open]);
+      this.counter.reset(open);
+      this.model.reconcile(new Set(open.map((t) => t.taskId)));
       this.options.onChange?.();
       let after = stats.lastSeq;
       for (;;) {
-        const page = await this.rpc.request<ReplayResult>(Methods.eventsReplay, { afterSeq: after, limit: REPLAY_PAGE });
+        const page = replayOfReply(await this.rpc.request<unknown>(Methods.eventsReplay, { afterSeq: after, limit: REPLAY_PAGE }), "events/replay");
         if (this.disposed) return undefined;
         for (const e of page.events) if (isOrchestratorEvent(e) && e.seq > after) this.applyToModel(e);
         const last = page.events.at(-1)?.seq;

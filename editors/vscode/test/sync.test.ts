@@ -192,4 +192,26 @@ describe("EventSync", () => {
     assert.equal(statsAt.length, 5, "no retry after dispose");
     model.dispose();
   });
+
+  test("a reply without what the resync reads is a failure naming the request, tried again", async () => {
+    const server = new FakeServer();
+    server.log.push(ev(1, "task.queued", "a", "queued"));
+    const { model, sync, errors } = setup(server, { retryMs: 20, retryMaxMs: 20 });
+    const answer = server.request.bind(server);
+    let broken = 1;
+    server.request = <T>(method: string, params: unknown): Promise<T> => {
+      if (method === "orchestrator/task/list" && broken > 0) {
+        broken--;
+        return Promise.resolve({ tasks: "not a list" } as T);
+      }
+      return answer<T>(method, params);
+    };
+    await sync.resync();
+    assert.equal(sync.lastSeq, 0);
+    assert.match(errors[0] ?? "", /task\/list: the server's reply has no list of tasks/);
+    await waitUntil(() => sync.lastSeq === 1, "the retry to get through");
+    assert.equal(model.task("a")?.status, "queued");
+    sync.dispose();
+    model.dispose();
+  });
 });

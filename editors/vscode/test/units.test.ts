@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 
 import { findBinary } from "../src/binary";
-import { missionOfReply, taskOfReply } from "../src/protocol";
+import { cancelOfReply, missionOfReply, missionsOfReply, missionSummaryOfReply, replayOfReply, statsOfReply, taskOfReply, tasksOfReply } from "../src/protocol";
 import { DEFAULT_SETTINGS, initializationOptions, parseSettings, serverArgs, type Settings } from "../src/settings";
 import { taskDocument } from "../src/taskDocument";
 
@@ -117,6 +117,34 @@ describe("replies", () => {
     }
     for (const bad of [undefined, { task: "tsk_1" }, { task: { id: "tsk_1", status: "running" } }, { tasks: [task] }]) {
       assert.throws(() => taskOfReply(bad, "task/get tsk_1"), /^Error: task\/get tsk_1: the server's reply has no task/, JSON.stringify(bad));
+    }
+  });
+
+  test("the replies commands and resynchronisation read are checked too", () => {
+    const mission = { missionId: "msn_1", goal: "g", status: "active" };
+    const task = { taskId: "tsk_1", agent: "builder", description: "d", status: "queued" };
+    assert.equal(missionSummaryOfReply({ mission }, "mission/start"), mission);
+    assert.deepEqual(missionsOfReply({ missions: [mission] }, "mission/list"), [mission]);
+    assert.deepEqual(tasksOfReply({ tasks: [task] }, "task/list"), [task]);
+    assert.deepEqual(cancelOfReply({ mission, cancelled: false }, "mission/cancel"), { mission, cancelled: false });
+    const stats = { running: 1, queued: 0, lastSeq: 7 };
+    assert.equal(statsOfReply(stats, "stats"), stats);
+    const page = { events: [], nextSeq: 8, more: false };
+    assert.equal(replayOfReply(page, "events/replay"), page);
+
+    assert.throws(() => missionSummaryOfReply({ missions: [mission] }, "mission/start"), /^Error: mission\/start: the server's reply has no mission/);
+    for (const bad of [null, { missions: null }, { missions: [mission, { goal: "no id" }] }, { missions: mission }]) {
+      assert.throws(() => missionsOfReply(bad, "mission/list"), /^Error: mission\/list: the server's reply has no list of missions/, JSON.stringify(bad));
+    }
+    for (const bad of [{}, { tasks: [{ ...task, taskId: 1 }] }, { tasks: [{ id: "tsk_1", agent: "a", status: "queued" }] }]) {
+      assert.throws(() => tasksOfReply(bad, "task/list"), /^Error: task\/list: the server's reply has no list of tasks/, JSON.stringify(bad));
+    }
+    assert.throws(() => cancelOfReply({ mission }, "mission/cancel"), /^Error: mission\/cancel: the server's reply does not say whether it cancelled/);
+    for (const bad of [{}, { running: 1, queued: 0 }, { running: 1, queued: 0, lastSeq: 1.5 }, { running: "1", queued: 0, lastSeq: 1 }]) {
+      assert.throws(() => statsOfReply(bad, "stats"), /^Error: stats: the server's reply has no counts and last event number/, JSON.stringify(bad));
+    }
+    for (const bad of [[], { events: {}, more: false }, { events: [] }]) {
+      assert.throws(() => replayOfReply(bad, "events/replay"), /^Error: events\/replay: the server's reply has no page of events/, JSON.stringify(bad));
     }
   });
 });
