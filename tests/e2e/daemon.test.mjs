@@ -5,7 +5,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, chmodSync } from "node:fs";
+import { existsSync, mkdtempSync, chmodSync, readlinkSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 
@@ -22,12 +22,23 @@ after(async () => {
   await model?.close();
 });
 
-function pids(pattern) {
+/** Pids of processes matching `pattern`; with `cwd`, only those working in that directory. */
+function pids(pattern, cwd) {
+  let all;
   try {
-    return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
+    all = execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
   } catch {
-    return [];
+    return []; // pgrep exits 1 when nothing matches
   }
+  if (cwd === undefined) return all;
+  const real = realpathSync(cwd);
+  return all.filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`) === real;
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
 }
 
 /** This turn's tool calls: the assistant messages after the last user message. */
@@ -95,5 +106,5 @@ test("a daemon with no OpenCode starts one, and its plugin joins the same daemon
   }
   // No client but the started OpenCode's own plugin: the daemon leaves, and stops that OpenCode.
   await waitUntil(() => pids(daemonPattern).length === 0, { timeoutMs: 30_000, what: "the daemon to leave" });
-  await waitUntil(() => pids(`${OPENCODE_BIN} serve --port`).length === 0, { timeoutMs: 15_000, what: "its OpenCode to stop" });
+  await waitUntil(() => pids(`${OPENCODE_BIN} serve --port`, prep.dir).length === 0, { timeoutMs: 15_000, what: "its OpenCode to stop" });
 });

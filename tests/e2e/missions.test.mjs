@@ -154,10 +154,13 @@ async function startTask(sc, args = "") {
   return session;
 }
 
-/** Pids of running orchestrator servers (pgrep run directly: a shell would match itself). */
+/**
+ * Pids of the orchestrator servers of this test's OpenCode (its process group), not anyone
+ * else's (pgrep run directly: a shell would match itself).
+ */
 function serverPids() {
   try {
-    return execFileSync("pgrep", ["-f", `${ORCHESTRATOR_BIN} serve`], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
+    return execFileSync("pgrep", ["-g", String(oc.pid), "-f", `${ORCHESTRATOR_BIN} serve`], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

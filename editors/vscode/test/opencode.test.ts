@@ -124,14 +124,24 @@ test(
     activated = undefined;
     // Nothing is left behind: with no client, the daemon leaves and stops the OpenCode it started.
     await waitUntil(() => pgrep(`daemon --workspace ${prep.dir}`) === 0, "the daemon to leave", 30_000);
-    await waitUntil(() => pgrep(`${OPENCODE_BIN} serve --port`) === 0, "its OpenCode to stop", 15_000);
+    await waitUntil(() => pgrep(`${OPENCODE_BIN} serve --port`, prep.dir) === 0, "its OpenCode to stop", 15_000);
   },
 );
 
-function pgrep(pattern: string): number {
+/** How many processes match `pattern`; with `cwd`, only those working in that directory. */
+function pgrep(pattern: string, cwd?: string): number {
+  let all: string[];
   try {
-    return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean).length;
+    all = execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
   } catch {
     return 0; // pgrep exits 1 when nothing matches
   }
+  const real = cwd === undefined ? undefined : fs.realpathSync(cwd);
+  return all.filter((pid) => {
+    try {
+      return real === undefined || fs.readlinkSync(`/proc/${pid}/cwd`) === real;
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).length;
 }

@@ -34,6 +34,15 @@ impl HttpApi {
     /// Connects to OpenCode at `base` for the project in `directory`: checks
     /// `/global/health` and starts following `/event`. Fails when nothing healthy answers.
     pub async fn connect(base: &str, directory: &str) -> Result<HttpApi, BackendError> {
+        Self::connect_with(base, directory, EVENT_SILENCE).await
+    }
+
+    /// `connect`, taking the stream for dead after `silence` without an event.
+    async fn connect_with(
+        base: &str,
+        directory: &str,
+        silence: Duration,
+    ) -> Result<HttpApi, BackendError> {
         let client = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
@@ -48,11 +57,11 @@ impl HttpApi {
             events,
             stop: CancellationToken::new(),
         };
-        api.follow_events();
+        api.follow_events(silence);
         Ok(api)
     }
 
-    fn follow_events(&self) {
+    fn follow_events(&self, silence: Duration) {
         let client = self.client.clone();
         let url = format!("{}/event", self.base);
         let directory = self.directory.clone();
@@ -77,7 +86,7 @@ impl HttpApi {
                         loop {
                             tokio::select! {
                                 _ = stop.cancelled() => return,
-                                next = tokio::time::timeout(EVENT_SILENCE, sse.next()) => match next {
+                                next = tokio::time::timeout(silence, sse.next()) => match next {
                                     Ok(Some(Ok(ev))) => {
                                         if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
                                             let _ = events.send(v);
@@ -92,7 +101,7 @@ impl HttpApi {
                                         // Not even a heartbeat: a half-open connection (a
                                         // dropped NAT entry, a stopped process). Reconnect.
                                         tracing::warn!(
-                                            "OpenCode's event stream was silent for {EVENT_SILENCE:?}; reconnecting"
+                                            "OpenCode's event stream was silent for {silence:?}; reconnecting"
                                         );
                                         break;
                                     }
@@ -230,5 +239,88 @@ impl OpencodeApi for HttpApi {
 
     fn events(&self) -> broadcast::Receiver<Value> {
         self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// OpenCode's two endpoints the follower uses: `/global/health`, and an `/event` stream that
+    /// sends one event and then nothing, its connection left open (a half-open stream).
+    async fn silent_opencode() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let streams = Arc::new(AtomicUsize::new(0));
+        let counted = streams.clone();
+        tokio::spawn(async move {
+            let mut held: Vec<TcpStream> = Vec::new();
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                if head.starts_with("GET /event") {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let _ = sock
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n\
+                              data: {\"type\":\"server.connected\"}\n\n",
+                        )
+                        .await;
+                    held.push(sock);
+                } else {
+                    let body = r#"{"healthy":true}"#;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                }
+            }
+        });
+        (base, streams)
+    }
+
+    #[tokio::test]
+    async fn a_silent_event_stream_is_taken_for_dead_and_followed_again() {
+        let (base, streams) = silent_opencode().await;
+        let api = HttpApi::connect_with(&base, "/work", Duration::from_millis(200))
+            .await
+            .unwrap();
+        let mut events = api.events();
+        // Only the silence can end the first stream: its connection stays open.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while streams.load(Ordering::SeqCst) < 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "reconnected {} times",
+                streams.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Each reconnection says events may have been missed, then streams again.
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let e = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("an event")
+                .expect("the channel is open");
+            seen.push(e["type"].as_str().unwrap_or_default().to_string());
+        }
+        assert!(seen.iter().any(|t| t == "orchestrator.resync"), "{seen:?}");
+        assert!(seen.iter().any(|t| t == "server.connected"), "{seen:?}");
     }
 }
