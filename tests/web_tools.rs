@@ -726,3 +726,70 @@ async fn bad_web_config_is_refused_with_its_key() {
         assert!(err.message.contains(key), "{key}: {}", err.message);
     }
 }
+
+#[tokio::test]
+async fn webfetch_shows_a_page_nested_too_deep_as_text_and_keeps_serving() {
+    // 5,000 levels overflowed the converter's stack and aborted the server; 200,000 (2.2 MB,
+    // under the size cap) would have kept the tree builder busy for hours.
+    let nested = |depth: usize| {
+        format!(
+            "<html><head><title>Deep</title></head><body>{}the middle{}</body></html>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        )
+    };
+    let (shallow, deep, deeper) = (nested(200), nested(5_000), nested(200_000));
+    let server = FakeServer::start(move |req: &fake_http::Request| match req.target.as_str() {
+        "/shallow" => Response::html(&shallow),
+        "/deep" => Response::html(&deep),
+        _ => Response::html(&deeper),
+    })
+    .await;
+    let (mut c, _h, _ws) = start(web(json!({}))).await;
+
+    for (path, depth) in [("/deep", 5_000), ("/deeper", 200_000)] {
+        for (format, extract) in [("markdown", "main"), ("markdown", "full"), ("text", "full")] {
+            let r = call(
+                &mut c,
+                "webfetch",
+                json!({"url": server.url(path), "format": format, "extract": extract, "refresh": true}),
+            )
+            .await;
+            let out = r["output"].as_str().unwrap();
+            assert!(
+                out.starts_with(&format!(
+                    "[webfetch: this page nests its elements {depth} levels deep (more than 256)"
+                )),
+                "{path} {format}: {}",
+                &out[..out.len().min(300)]
+            );
+            assert!(out.contains("the middle"), "{path} {format}");
+            assert_eq!(r["metadata"]["title"], "Deep");
+        }
+        let r = call(
+            &mut c,
+            "webfetch",
+            json!({"url": server.url(path), "format": "html", "maxLength": 100, "refresh": true}),
+        )
+        .await;
+        assert!(
+            r["output"]
+                .as_str()
+                .unwrap()
+                .starts_with("<html><head><title>Deep")
+        );
+    }
+    // Nesting real pages have is converted as usual.
+    let r = call(
+        &mut c,
+        "webfetch",
+        json!({"url": server.url("/shallow"), "extract": "full"}),
+    )
+    .await;
+    assert_eq!(r["output"].as_str().unwrap().trim(), "the middle");
+    let stats = c.ok("orchestrator/stats", json!({})).await;
+    assert!(
+        stats["uptimeMs"].as_u64().is_some(),
+        "the server still answers"
+    );
+}

@@ -15,6 +15,9 @@ use crate::orchestrator::{Orchestrator, OrchestratorError};
 
 pub struct WebFetch;
 
+/// The stack of the thread a page is converted on (reserved, touched only as deep as used).
+const CONVERT_STACK: usize = 64 << 20;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Args {
@@ -112,12 +115,30 @@ addresses (localhost, private networks, cloud metadata) are refused.";
         let (format, extract) = (args.format, args.extract);
         let final_url = body.url.to_string();
         let status = body.status.as_u16();
-        let page: Page = tokio::task::spawn_blocking(move || {
-            let text = body.text();
-            convert::convert(&text, kind, body.url.as_str(), format, extract)
-        })
-        .await
-        .map_err(|e| OrchestratorError::ToolFailed(format!("converting the page failed: {e}")))?;
+        // Off the async threads, on one with room for the converter's recursion (once per
+        // nesting level, up to convert::MAX_DEPTH counted): a blocking-pool thread has 2 MiB.
+        let (done, converted) = tokio::sync::oneshot::channel::<Page>();
+        std::thread::Builder::new()
+            .name("webfetch-convert".into())
+            .stack_size(CONVERT_STACK)
+            .spawn(move || {
+                let text = body.text();
+                let _ = done.send(convert::convert(
+                    &text,
+                    kind,
+                    body.url.as_str(),
+                    format,
+                    extract,
+                ));
+            })
+            .map_err(|e| {
+                OrchestratorError::ToolFailed(format!("cannot start converting the page: {e}"))
+            })?;
+        let page = converted.await.map_err(|_| {
+            OrchestratorError::ToolFailed(
+                "converting the page failed (see the server's log)".into(),
+            )
+        })?;
 
         let cache_kind = if page.kind == "html" {
             "markdown"

@@ -2,6 +2,8 @@
 //! pretty-printed, text as is.
 
 use schemars::JsonSchema;
+
+use super::nesting;
 use serde::Deserialize;
 
 /// What webfetch returns for an HTML page.
@@ -119,11 +121,30 @@ const CHROME: [&str; 13] = [
     "footer", "aside", "form",
 ];
 
+/// Pages nested deeper than this (counting elements that need an end tag) are shown as text:
+/// real pages stay well under 100 levels; building a tree costs time quadratic in the depth
+/// and converting it recurses once per level.
+pub const MAX_DEPTH: usize = 256;
+
 fn html(source: &str, url: &str, format: Format, extract: Extract) -> Page {
+    let scan = nesting::scan(source);
     if format == Format::Html {
         return Page {
-            title: page_title(source),
+            title: scan.title,
             content: source.to_string(),
+            kind: "html",
+            main_content: false,
+        };
+    }
+    if scan.depth > MAX_DEPTH {
+        let note = format!(
+            "[webfetch: this page nests its elements {} levels deep (more than {MAX_DEPTH}), \
+             too deep to convert safely; its text follows]",
+            scan.depth
+        );
+        return Page {
+            title: scan.title,
+            content: format!("{note}\n\n{}", tidy(&scan.text)),
             kind: "html",
             main_content: false,
         };
@@ -135,7 +156,7 @@ fn html(source: &str, url: &str, format: Format, extract: Extract) -> Page {
     let main_content = article.is_some();
     let (title, fragment) = match article {
         Some((title, content)) => (Some(title).filter(|t| !t.trim().is_empty()), content),
-        None => (page_title(source), source.to_string()),
+        None => (scan.title, source.to_string()),
     };
     let content = match format {
         Format::Text => text_of(&fragment),
@@ -187,13 +208,6 @@ fn text_of(html: &str) -> String {
         text
     };
     tidy(&text)
-}
-
-fn page_title(source: &str) -> Option<String> {
-    let doc = dom_query::Document::from(source);
-    let title = doc.select("title").first().text();
-    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!title.is_empty()).then_some(title)
 }
 
 /// Trailing spaces trimmed and runs of blank lines collapsed to one.

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod doc_cache;
 pub mod guard;
 pub mod http;
+pub mod nesting;
 pub mod providers;
 
 use std::sync::{Arc, OnceLock};
