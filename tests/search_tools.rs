@@ -840,3 +840,67 @@ async fn bad_inputs_get_clear_errors() {
     assert_eq!(r["metadata"]["totals"]["matches"], 5);
     assert_eq!(e.c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test]
+async fn git_roots_hash_globs_and_names_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut e = env().await;
+    let root = e.ws.root();
+    // .git is never searched, even when asked for by path.
+    for path in [".git", ".git/config"] {
+        let err = call_err(
+            &mut e.c,
+            "grep_search",
+            json!({"pattern": "needle", "path": path}),
+        )
+        .await;
+        assert!(err.message.contains("inside a .git directory"), "{err:?}");
+        let err = call_err(
+            &mut e.c,
+            "glob_search",
+            json!({"patterns": ["*"], "path": path}),
+        )
+        .await;
+        assert!(err.message.contains("inside a .git directory"), "{err:?}");
+    }
+    // A glob starting with `#` is a glob, not a comment that lets everything through.
+    write(&root, "#notes.md", "needle in notes\n");
+    let r = call(&mut e.c, "glob_search", json!({"patterns": ["#*.md"]})).await;
+    assert_eq!(r["metadata"]["files"], json!(["#notes.md"]));
+    let r = call(
+        &mut e.c,
+        "grep_search",
+        json!({"pattern": "needle", "glob": ["#*"]}),
+    )
+    .await;
+    assert_eq!(places(&r["metadata"]["matches"]), [p("#notes.md", 1)]);
+    let err = call_err(&mut e.c, "glob_search", json!({"patterns": ["*.md  "]})).await;
+    assert!(err.message.contains("ends with spaces"), "{err:?}");
+    // Two names that differ only in bytes that are not UTF-8 stay two files.
+    for b in [0xffu8, 0xfe] {
+        let bytes = [b'a', b, b'.', b't'];
+        std::fs::create_dir_all(root.join("nu")).unwrap();
+        std::fs::write(
+            root.join("nu").join(std::ffi::OsStr::from_bytes(&bytes)),
+            "needle\nneedle\n",
+        )
+        .unwrap();
+    }
+    let r = call(
+        &mut e.c,
+        "grep_search",
+        json!({"pattern": "needle", "path": "nu"}),
+    )
+    .await;
+    assert_eq!(
+        places(&r["metadata"]["matches"]),
+        [
+            p("nu/a\\xFE.t", 1),
+            p("nu/a\\xFE.t", 2),
+            p("nu/a\\xFF.t", 1),
+            p("nu/a\\xFF.t", 2)
+        ]
+    );
+    assert_eq!(r["metadata"]["totals"]["truncated"], false);
+    assert_eq!(r["metadata"]["totals"]["files"], 2);
+}

@@ -21,11 +21,25 @@ impl Scope {
     /// absolute otherwise (a file under an extra root).
     pub fn display(&self, path: &Path) -> String {
         match path.strip_prefix(&self.workspace) {
-            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+            Ok(rel) if !rel.as_os_str().is_empty() => shown(rel),
             Ok(_) => ".".to_string(),
-            Err(_) => path.to_string_lossy().into_owned(),
+            Err(_) => shown(path),
         }
     }
+}
+
+/// A path as text, bytes that are not UTF-8 written `\xNN`: two names that differ only there
+/// stay two names (a lossy conversion made both `a\u{fffd}.t`, and one's results replaced the
+/// other's).
+fn shown(path: &Path) -> String {
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_encoded_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Resolves the `path` argument (`None`, `""` and `"."` mean the whole workspace).
@@ -107,6 +121,24 @@ pub(crate) fn resolve(
             });
         }
     };
+    let base = if canonical.starts_with(&ws) {
+        Some(&ws)
+    } else {
+        extras.iter().find(|r| canonical.starts_with(r))
+    };
+    // The walk never enters .git below its root, but does not filter the root itself.
+    if let Some(base) = base
+        && let Ok(below) = canonical.strip_prefix(base)
+        && below.components().any(|c| c.as_os_str() == ".git")
+    {
+        return Err(OrchestratorError::InvalidArgument {
+            field: "path",
+            message: format!(
+                "`{requested}` is inside a .git directory, which searches never look into; \
+                 use git itself (e.g. through run_background) to read it"
+            ),
+        });
+    }
     if canonical.starts_with(&ws) {
         return Ok(Scope {
             root: canonical,
@@ -150,6 +182,33 @@ mod tests {
             PathBuf::from("/a/c/d")
         );
         assert_eq!(normalize(Path::new("/a/../../x")), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn git_directories_are_refused_as_roots() {
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(ws.path().join(".git/refs")).unwrap();
+        std::fs::write(ws.path().join(".git/config"), "x").unwrap();
+        for p in [".git", ".git/config", "./.git/refs", ".git/../.git"] {
+            let e = resolve(ws.path(), &[], Some(p)).unwrap_err().to_string();
+            assert!(e.contains("inside a .git directory"), "{p}: {e}");
+        }
+        std::fs::write(ws.path().join(".gitignore"), "x").unwrap();
+        assert!(resolve(ws.path(), &[], Some(".gitignore")).is_ok());
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_stay_distinct() {
+        use std::os::unix::ffi::OsStrExt;
+        let ws = tempfile::tempdir().unwrap();
+        let s = resolve(ws.path(), &[], None).unwrap();
+        let name = |b: u8| {
+            s.workspace
+                .join(std::ffi::OsStr::from_bytes(&[b'a', b, b'.', b't']))
+        };
+        assert_eq!(s.display(&name(0xff)), "a\\xFF.t");
+        assert_eq!(s.display(&name(0xfe)), "a\\xFE.t");
+        assert_eq!(s.display(&s.workspace.join("caf\u{e9}.rs")), "caf\u{e9}.rs");
     }
 
     #[test]

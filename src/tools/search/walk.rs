@@ -67,6 +67,22 @@ fn overrides(scope: &Scope, opts: &WalkOptions<'_>) -> Result<Override, Orchestr
                 message: format!("{at}the glob is empty"),
             });
         }
+        if g.trim_end() != g {
+            return Err(OrchestratorError::InvalidArgument {
+                field: opts.glob_field,
+                message: format!(
+                    "{at}`{g}` ends with spaces, which globs drop (gitignore rules); remove them"
+                ),
+            });
+        }
+        // Globs are gitignore lines: a leading `#` would make this one a comment, dropped
+        // without a word, and the search would not be narrowed at all.
+        let g = match g.strip_prefix('!') {
+            Some(rest) if rest.starts_with('#') => format!("!\\{rest}"),
+            None if g.starts_with('#') => format!("\\{g}"),
+            _ => g.clone(),
+        };
+        let g = g.as_str();
         ob.add(g).map_err(|e| OrchestratorError::InvalidArgument {
             field: opts.glob_field,
             message: format!("{at}`{g}` is not a valid glob: {}", glob_error(&e)),

@@ -108,14 +108,19 @@ impl<'a> DocCache<'a> {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| io_error("create", e))?;
-        // Write then rename, so a reader never sees half a page.
-        let tmp = self.dir.join(format!(".{file}.tmp"));
+        // Write then rename, so a reader never sees half a page; a temp file per writer, so
+        // two fetches of one URL at once do not rename each other's file away.
+        let tmp = self.dir.join(format!(
+            ".{file}.{:016x}.tmp",
+            crate::orchestrator::ids::random_u64()
+        ));
         tokio::fs::write(&tmp, content)
             .await
             .map_err(|e| io_error("write to", e))?;
-        tokio::fs::rename(&tmp, self.dir.join(&file))
-            .await
-            .map_err(|e| io_error("write to", e))?;
+        if let Err(e) = tokio::fs::rename(&tmp, self.dir.join(&file)).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io_error("write to", e));
+        }
         let now = now_ms();
         let entry = DocEntry {
             url: url.to_string(),
@@ -230,6 +235,38 @@ pub fn expires_in(entry: &DocEntry, now: Millis) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orchestrator::events::EventBus;
+    use crate::orchestrator::ledger::OpenOptions;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn puts_of_one_url_at_once_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(
+            OpenOptions::new(dir.path().join("l.db")),
+            EventBus::new(64, 65_536),
+        )
+        .unwrap();
+        let cache = DocCache {
+            ledger: &ledger,
+            dir: dir.path().join("docs"),
+            ttl_ms: 60_000,
+        };
+        let url = "https://docs.example/page";
+        let pages: Vec<String> = (0..8).map(|i| format!("page {i}")).collect();
+        let puts = pages
+            .iter()
+            .map(|p| cache.put(url, None, "markdown", p.as_str()));
+        for r in futures::future::join_all(puts).await {
+            r.unwrap();
+        }
+        let got = cache.get(url).await.unwrap().unwrap();
+        assert!(pages.contains(&got.content), "{}", got.content);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "one file, no temp files left: {left:?}");
+    }
 
     #[test]
     fn file_names_are_safe_and_distinct_for_any_url() {
