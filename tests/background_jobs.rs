@@ -895,3 +895,75 @@ async fn running_jobs_of_another_live_server_are_not_taken_for_lost() {
     owner.wait().unwrap();
     assert_eq!(c.shutdown().await.exit_code, 0);
 }
+
+#[tokio::test]
+async fn a_capped_log_does_not_hide_the_newest_lines() {
+    let (mut c, _h, _ws) = start(json!({"jobs": {"maxLogBytes": 1024, "memoryBytes": 4096}})).await;
+    let id = run(
+        &mut c,
+        json!({"command": "for i in $(seq 1 2000); do echo \"line $i\"; done"}),
+    )
+    .await;
+    let r = check(&mut c, &id, json!({"waitMs": 10000, "tailLines": 1000})).await;
+    let got = lines(&r, "stdout");
+    assert_eq!(got.last().map(String::as_str), Some("line 2000"), "{r}");
+    assert!(got.len() < 1000, "memory holds fewer than asked");
+    let first: u32 = got[0].trim_start_matches("line ").parse().unwrap();
+    assert_eq!(
+        first as usize,
+        2001 - got.len(),
+        "the newest lines, in order"
+    );
+    let note = r["metadata"]["stdout"]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with(&format!("{} earlier lines are not shown", 1000 - got.len())),
+        "{note}"
+    );
+    assert!(
+        r["output"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("[… {note}]"))
+    );
+    assert_eq!(r["metadata"]["stdout"]["total"], 2000);
+    // What memory can answer has no note.
+    let r = check(&mut c, &id, json!({"tailLines": 3})).await;
+    assert_eq!(lines(&r, "stdout"), ["line 1998", "line 1999", "line 2000"]);
+    assert!(r["metadata"]["stdout"]["note"].is_null());
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test]
+async fn a_kill_after_the_shell_exited_on_its_own_does_not_relabel_it() {
+    let (mut c, _h, _ws) = start(json!({"jobs": {"killGraceMs": 2000}})).await;
+    // The shell exits at once; the sleep it leaves ignores SIGTERM, so stopping it takes the
+    // whole grace: the kill lands in that window.
+    let id = run(
+        &mut c,
+        json!({"command": "(trap '' TERM; exec sleep 30) & echo hi; exit 0"}),
+    )
+    .await;
+    let r = check(&mut c, &id, json!({})).await;
+    let shell = r["metadata"]["job"]["pid"]
+        .as_u64()
+        .expect("the shell's pid");
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{shell}")).exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the shell never exited"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let k = tool(&mut c, "kill_background", json!({"jobId": id})).await;
+    assert_eq!(k["metadata"]["killed"], false, "{k}");
+    let r = finished(&mut c, &id).await;
+    let job = &r["metadata"]["job"];
+    assert_eq!(job["status"], "exited", "{r}");
+    assert_eq!(job["exitCode"], 0);
+    assert!(
+        job["durationMs"].as_u64().unwrap() < 1000,
+        "timed from the shell's exit: {job}"
+    );
+    assert_eq!(c.shutdown().await.exit_code, 0);
+}

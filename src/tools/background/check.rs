@@ -81,8 +81,10 @@ the paths of its full logs. Optionally waits up to waitMs for it to finish.";
             output: out,
             metadata: json!({
                 "job": r.summary(),
-                "stdout": {"lines": view.stdout.lines, "total": view.stdout.total},
-                "stderr": {"lines": view.stderr.lines, "total": view.stderr.total},
+                "stdout": {"lines": view.stdout.lines, "total": view.stdout.total,
+                           "note": view.stdout.note},
+                "stderr": {"lines": view.stderr.lines, "total": view.stderr.total,
+                           "note": view.stderr.note},
             }),
         })
     }

@@ -668,7 +668,10 @@ impl JobManager {
         let limit = Duration::from_millis(self.inner.config.kill_grace_ms) + Duration::from_secs(5);
         let _ = tokio::time::timeout(limit, done.wait_for(|d| *d)).await;
         let record = job.record.lock().clone();
-        Ok((stopped, record))
+        // A shell that had exited on its own as the kill came (its leftovers still being
+        // stopped) was not killed: its record says how it ended.
+        let killed = stopped && matches!(record.status, JobStatus::Running | JobStatus::Killed);
+        Ok((killed, record))
     }
 
     /// Refuses new jobs, stops every running one (whole groups) and waits for their records and
@@ -800,6 +803,15 @@ impl Supervisor {
             _ = stop.wait_for(|r| r.is_some()) => None,
         };
         let mut leftovers = false;
+        // A shell that exited on its own did so whatever is asked of it later (a kill while
+        // its leftovers are stopped), and its run ended when it exited.
+        let mut ended = None;
+        let reason = if exited.is_some() {
+            ended = Some((Instant::now(), now_ms()));
+            None
+        } else {
+            *self.job.stop.borrow()
+        };
         let status = match exited {
             Some(status) => {
                 // The shell is done; whatever it left running in its group goes too.
@@ -830,7 +842,7 @@ impl Supervisor {
             }
         };
         self.guard.armed = false;
-        let ended = (Instant::now(), now_ms());
+        let ended = ended.unwrap_or_else(|| (Instant::now(), now_ms()));
 
         let mut ends = Vec::new();
         let mut held_open = false;
@@ -853,18 +865,18 @@ impl Supervisor {
                 ),
             });
         }
-        self.finish(status, ended, leftovers, ends).await;
+        self.finish(status, reason, ended, leftovers, ends).await;
     }
 
     async fn finish(
         self,
         status: Option<std::process::ExitStatus>,
+        reason: Option<StopReason>,
         (ended, ended_ms): (Instant, Millis),
         leftovers: bool,
         pumps: Vec<PumpEnd>,
     ) {
         use std::os::unix::process::ExitStatusExt;
-        let reason = *self.job.stop.borrow();
         let record = {
             let mut r = self.job.record.lock();
             if r.finished() {
@@ -957,6 +969,9 @@ async fn pump<R: AsyncRead + Unpin>(
             logging = write_log(&mut log, chunk, cap, &mut written, &mut end).await;
         }
         if let Some(ring) = job.ring(stream).lock().as_mut() {
+            if end.capped {
+                ring.mark_log_capped();
+            }
             ring.push(chunk);
         }
     }

@@ -76,6 +76,9 @@ fn render_tail(name: &str, tail: &Tail, asked: usize) -> String {
     };
     let mut out = head;
     out.push('\n');
+    if let Some(note) = &tail.note {
+        out.push_str(&format!("[… {note}]\n"));
+    }
     for line in &tail.lines {
         out.push_str(line);
         out.push('\n');

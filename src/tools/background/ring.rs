@@ -27,6 +27,8 @@ pub struct Ring {
     total: u64,
     /// Complete lines no longer in memory.
     dropped: u64,
+    /// Set when the log file stopped at its cap (see `mark_log_capped`).
+    log_capped: bool,
 }
 
 /// The last lines of a stream.
@@ -35,6 +37,8 @@ pub struct Tail {
     pub lines: Vec<String>,
     /// Lines the stream had in all, when known.
     pub total: Option<u64>,
+    /// Why fewer lines than asked for are shown, when that is so.
+    pub note: Option<String>,
 }
 
 impl Ring {
@@ -48,6 +52,7 @@ impl Ring {
             partial_cut: 0,
             total: 0,
             dropped: 0,
+            log_capped: false,
         }
     }
 
@@ -85,15 +90,30 @@ impl Ring {
         }
     }
 
+    /// The log file stopped growing at `jobs.maxLogBytes`: its end is older than memory's.
+    pub fn mark_log_capped(&mut self) {
+        self.log_capped = true;
+    }
+
     /// The last `n` lines (an unfinished last line counts), or `None` when memory no longer
-    /// holds that many and the log file must be read instead.
+    /// holds that many and the log file must be read instead. When the log was capped, its
+    /// end is old output: then memory's lines are given, after a line saying what is missing.
     pub fn tail(&self, n: usize) -> Option<Tail> {
         let has_partial = !self.partial.is_empty() || self.partial_cut > 0;
         let total = self.total + u64::from(has_partial);
         let held = self.lines.len() + usize::from(has_partial);
-        let wanted = n.min(usize::try_from(total).unwrap_or(usize::MAX));
+        let mut wanted = n.min(usize::try_from(total).unwrap_or(usize::MAX));
+        let mut note = None;
         if wanted > held {
-            return None;
+            if !self.log_capped {
+                return None;
+            }
+            note = Some(format!(
+                "{} earlier lines are not shown: the log file reached jobs.maxLogBytes and \
+                 memory holds the last {held}",
+                wanted - held
+            ));
+            wanted = held;
         }
         let mut lines: Vec<String> = Vec::with_capacity(wanted);
         let from_lines = wanted - usize::from(has_partial && wanted > 0);
@@ -109,6 +129,7 @@ impl Ring {
         Some(Tail {
             lines,
             total: Some(total),
+            note,
         })
     }
 }
@@ -166,6 +187,7 @@ pub fn file_tail(path: &Path, n: usize, max_line_bytes: usize) -> std::io::Resul
     Ok(Tail {
         lines,
         total: (start == 0).then_some((pieces.len()) as u64),
+        note: None,
     })
 }
 
@@ -203,6 +225,18 @@ mod tests {
         assert_eq!(t.lines, ["line 097", "line 098", "line 099"]);
         assert_eq!(t.total, Some(100));
         assert!(r.tail(50).is_none(), "only ~12 lines fit in 100 bytes");
+        // Once the log file is capped, its end is older than memory: memory's lines are given.
+        r.mark_log_capped();
+        let t = r.tail(50).unwrap();
+        let held = t.lines.len();
+        assert!(held > 0 && held < 50, "{held}");
+        let note = t.note.as_deref().unwrap_or_default();
+        assert!(
+            note.starts_with(&format!("{} earlier lines are not shown", 50 - held)),
+            "{note}"
+        );
+        assert_eq!(t.lines.last(), r.tail(1).unwrap().lines.last());
+        assert_eq!(r.tail(3).unwrap().note, None);
 
         let mut r = Ring::new(1 << 30, 10);
         for _ in 0..(MAX_TAIL + 10) {
