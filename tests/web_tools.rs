@@ -149,6 +149,7 @@ async fn webfetch_turns_html_into_markdown_and_caches_it() {
     )
     .await;
     assert_eq!(again["metadata"]["cached"], true);
+    assert_eq!(again["metadata"]["kind"], "html", "as a fresh fetch says");
     assert_eq!(again["output"], r["output"]);
     assert_eq!(server.hits("/article"), 1);
 

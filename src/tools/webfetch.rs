@@ -82,7 +82,9 @@ addresses (localhost, private networks, cloud metadata) are refused.";
                 metadata: json!({
                     "url": url.as_str(),
                     "title": hit.entry.title,
-                    "kind": hit.entry.content_type,
+                    // The cache keeps what it stored (Markdown of an HTML page); the page
+                    // itself was of the kind a fresh fetch reports.
+                    "kind": if hit.entry.content_type == "markdown" { "html" } else { hit.entry.content_type.as_str() },
                     "chars": hit.content.chars().count(),
                     "offset": args.offset,
                     "truncated": truncated,

@@ -22,7 +22,7 @@ pub async fn search(
     let body = http::read(request, &url, 4 << 20, query.timeout_ms).await?;
     let html = body.text();
     let hits = parse(&html);
-    if hits.is_empty() && looks_blocked(&html) {
+    if hits.is_empty() && looks_blocked(&html, query.text) {
         return Err(WebError::Malformed {
             what: "the DuckDuckGo answer",
             url: body.url.to_string(),
@@ -73,14 +73,34 @@ fn target(href: &str) -> String {
     }
 }
 
-fn looks_blocked(html: &str) -> bool {
+/// A page with no results that reads like DuckDuckGo's bot check. The page echoes the query,
+/// so a word the query itself holds ("coding challenge") says nothing.
+fn looks_blocked(html: &str, query: &str) -> bool {
     let lower = html.to_ascii_lowercase();
-    lower.contains("anomaly") || lower.contains("captcha") || lower.contains("challenge")
+    let query = query.to_ascii_lowercase();
+    ["anomaly", "captcha", "challenge"]
+        .iter()
+        .any(|w| lower.contains(w) && !query.contains(w))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bot_check_is_told_from_a_page_echoing_the_query() {
+        let check = r#"<html><body><div class="anomaly-modal">Unfortunately, bots use
+            DuckDuckGo too. Please complete the following challenge</div></body></html>"#;
+        assert!(looks_blocked(check, "tokio spawn"));
+        assert!(
+            looks_blocked(check, "coding challenge"),
+            "anomaly still tells"
+        );
+        let none = r#"<html><body><input name="q" value="coding challenge">
+            <div class="no-results">No results.</div></body></html>"#;
+        assert!(!looks_blocked(none, "coding challenge"));
+        assert!(!looks_blocked(none, "Coding CHALLENGE"));
+    }
 
     #[test]
     fn results_pages_are_parsed_and_redirects_unwrapped() {
