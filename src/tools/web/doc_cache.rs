@@ -54,7 +54,8 @@ impl<'a> DocCache<'a> {
         self.ttl_ms
     }
 
-    /// The fresh entries, newest first (expired ones are dropped on the way).
+    /// The fresh entries, newest first: what `get` serves. Expired entries, and entries whose
+    /// file was deleted by hand, are dropped on the way.
     pub async fn list(&self) -> Result<Vec<DocEntry>, OrchestratorError> {
         let now = now_ms();
         let (fresh, expired): (Vec<_>, Vec<_>) = self
@@ -64,7 +65,19 @@ impl<'a> DocCache<'a> {
             .into_iter()
             .partition(|e| e.expires_at > now);
         self.remove(&expired).await?;
-        Ok(fresh)
+        let mut listed = Vec::with_capacity(fresh.len());
+        let mut gone = Vec::new();
+        for entry in fresh {
+            match tokio::fs::try_exists(self.dir.join(&entry.file)).await {
+                Ok(false) => gone.push(Op::DeleteDoc(entry.url)),
+                // Present, or unknowable (kept: `get` says what is wrong when asked).
+                _ => listed.push(entry),
+            }
+        }
+        if !gone.is_empty() {
+            self.ledger.commit(gone).await?;
+        }
+        Ok(listed)
     }
 
     /// The fresh page cached for `url`, if any.
@@ -266,6 +279,12 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 1, "one file, no temp files left: {left:?}");
+
+        // A file deleted by hand: `list` no longer shows what `get` cannot serve.
+        assert_eq!(cache.list().await.unwrap().len(), 1);
+        std::fs::remove_file(dir.path().join("docs").join(&got.entry.file)).unwrap();
+        assert!(cache.list().await.unwrap().is_empty());
+        assert!(cache.get(url).await.unwrap().is_none());
     }
 
     #[test]

@@ -120,6 +120,8 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
         _ if a == 100 && (64..128).contains(&b) => "carrier-grade NAT",
         // Alibaba Cloud's metadata service sits in the CGNAT range; covered above.
         _ if a == 192 && b == 0 && c == 0 => "IETF protocol assignment",
+        // The deprecated 6to4 relay anycast prefix: relays into other networks.
+        _ if a == 192 && b == 88 && c == 99 => "6to4 relay",
         _ if a == 198 && (b == 18 || b == 19) => "benchmarking",
         _ if ip.is_multicast() => "multicast",
         _ if ip.is_broadcast() || a >= 240 => "reserved",
@@ -151,6 +153,9 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         // IPv4-compatible (deprecated) ::a.b.c.d.
         _ if seg[0..6] == [0, 0, 0, 0, 0, 0] => "IPv4-compatible",
         _ if (seg[0] & 0xfe00) == 0xfc00 => "private (unique local)",
+        // Local-use NAT64 (RFC 8215): translates into the site's own IPv4 networks.
+        _ if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1 => "local-use NAT64",
+        _ if seg[0] == 0x100 && seg[1..4] == [0, 0, 0] => "discard-only",
         _ if (seg[0] & 0xffc0) == 0xfe80 => "link-local",
         _ if (seg[0] & 0xffc0) == 0xfec0 => "site-local",
         _ if (seg[0] & 0xff00) == 0xff00 => "multicast",
@@ -205,6 +210,9 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:10.0.0.1", "private"),
             ("64:ff9b::a9fe:a9fe", "cloud metadata"),
+            ("64:ff9b:1::a00:1", "local-use NAT64"),
+            ("192.88.99.1", "6to4 relay"),
+            ("100::1", "discard-only"),
             ("2002:c0a8:0101::1", "private"),
             ("fd00:ec2::254", "private (unique local)"),
             ("fe80::1", "link-local"),
