@@ -78,6 +78,18 @@ async fn start_mission_with(
     (c, h, ws, id)
 }
 
+/// Triages the mission in `session` as L2 and applies the plan `edits` (`{"edits": [...]}`).
+async fn plan_l2(c: &mut Client, session: &str, edits: Value) {
+    tool_in(
+        c,
+        session,
+        "mission_triage",
+        json!({"level": "L2", "reason": "x"}),
+    )
+    .await;
+    tool_in(c, session, "plan_edit", edits).await;
+}
+
 fn item(id: &str, agent: &str, deps: &[&str], script: Value) -> Value {
     json!({"op": "add", "id": id, "title": format!("Do {id}"), "agent": agent,
            "dependsOn": deps, "description": json!({"script": script}).to_string()})
@@ -616,18 +628,13 @@ async fn the_user_writing_or_interrupting_pauses_the_mission() {
 #[tokio::test]
 async fn cancelling_a_mission_cancels_its_running_tasks() {
     let (mut c, h, _ws, id) = start_mission(fast()).await;
-    tool_in(
+    plan_l2(
         &mut c,
         MAIN,
-        "mission_triage",
-        json!({"level": "L2", "reason": "x"}),
-    )
-    .await;
-    tool_in(
-        &mut c,
-        MAIN,
-        "plan_edit",
-        json!({"edits": [item("a", "builder", &[], json!({"hang": true})), item("b", "builder", &["a"], json!({}))]}),
+        json!({"edits": [
+            item("a", "builder", &[], json!({"hang": true})),
+            item("b", "builder", &["a"], json!({})),
+        ]}),
     )
     .await;
     let d = tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
@@ -675,43 +682,31 @@ async fn cancelling_a_mission_cancels_its_running_tasks() {
 async fn a_restarted_server_resumes_the_mission() {
     let ws = Workspace::new();
     let config = fast();
-    let id = {
-        let (source, h) = scripted();
-        let mut c = connect(source);
-        c.initialize(&ws.root(), config.clone()).await;
-        h.add_session(MAIN);
-        h.hold_busy(MAIN);
-        let r = c
-            .ok(
-                "orchestrator/mission/start",
-                json!({"goal": "Survive a restart", "sessionId": MAIN}),
-            )
-            .await;
-        let id = r["mission"]["missionId"].as_str().unwrap().to_string();
-        tool_in(
-            &mut c,
-            MAIN,
-            "mission_triage",
-            json!({"level": "L2", "reason": "x"}),
-        )
-        .await;
-        tool_in(
-            &mut c,
-            MAIN,
-            "plan_edit",
-            json!({"edits": [
+    let id =
+        {
+            let (source, h) = scripted();
+            let mut c = connect(source);
+            c.initialize(&ws.root(), config.clone()).await;
+            h.add_session(MAIN);
+            h.hold_busy(MAIN);
+            let r = c
+                .ok(
+                    "orchestrator/mission/start",
+                    json!({"goal": "Survive a restart", "sessionId": MAIN}),
+                )
+                .await;
+            let id = r["mission"]["missionId"].as_str().unwrap().to_string();
+            plan_l2(&mut c, MAIN, json!({"edits": [
                 item("first", "builder", &[], json!({"reply": "first done"})),
                 item("slow", "builder", &["first"], json!({"gate": "slow", "reply": "slow done"})),
                 item("last", "builder", &["slow"], json!({"reply": "last done"})),
-            ]}),
-        )
-        .await;
-        tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
-        c.events_until(|e| e["type"] == "task.started" && e["data"]["planItem"] == "slow")
-            .await;
-        c.shutdown().await;
-        id
-    };
+            ]})).await;
+            tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
+            c.events_until(|e| e["type"] == "task.started" && e["data"]["planItem"] == "slow")
+                .await;
+            c.shutdown().await;
+            id
+        };
     // A new process: the sessions of the old runtime are gone, so the running item is
     // interrupted, and retried on its own.
     let (source, h) = scripted();
@@ -887,18 +882,13 @@ async fn a_client_with_work_done_progress_sees_a_progress_bar_per_mission() {
         .await;
     let id = r["mission"]["missionId"].as_str().unwrap().to_string();
     let token = format!("mission/{id}");
-    tool_in(
+    plan_l2(
         &mut c,
         MAIN,
-        "mission_triage",
-        json!({"level": "L2", "reason": "x"}),
-    )
-    .await;
-    tool_in(
-        &mut c,
-        MAIN,
-        "plan_edit",
-        json!({"edits": [item("a", "builder", &[], json!({"reply": "a"})), item("b", "builder", &["a"], json!({"reply": "b"}))]}),
+        json!({"edits": [
+            item("a", "builder", &[], json!({"reply": "a"})),
+            item("b", "builder", &["a"], json!({"reply": "b"})),
+        ]}),
     )
     .await;
     tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
@@ -1074,17 +1064,9 @@ async fn delegations_count_towards_the_task_budget_and_the_spend() {
 
 /// Triage L2 and a one-item plan in `MAIN`, dispatched; the Commander's turn ends.
 async fn one_item_dispatched(c: &mut Client, h: &ScriptedHandle) {
-    tool_in(
+    plan_l2(
         c,
         MAIN,
-        "mission_triage",
-        json!({"level": "L2", "reason": "x"}),
-    )
-    .await;
-    tool_in(
-        c,
-        MAIN,
-        "plan_edit",
         json!({"edits": [item("impl", "builder", &[], json!({"reply": "implemented"}))]}),
     )
     .await;
@@ -1194,17 +1176,9 @@ async fn a_task_delegated_before_the_mission_stays_the_users() {
 #[tokio::test]
 async fn todo_md_shows_every_open_missions_plan() {
     let (mut c, h, ws, first) = start_mission(fast()).await;
-    tool_in(
+    plan_l2(
         &mut c,
         MAIN,
-        "mission_triage",
-        json!({"level": "L2", "reason": "x"}),
-    )
-    .await;
-    tool_in(
-        &mut c,
-        MAIN,
-        "plan_edit",
         json!({"edits": [item("first-item", "builder", &[], json!({"hang": true}))]}),
     )
     .await;
@@ -1264,18 +1238,13 @@ async fn todo_md_shows_every_open_missions_plan() {
 async fn resuming_a_mission_is_refused_while_another_runs_in_its_session() {
     let (mut c, h, _ws, first) =
         start_mission_with(fast(), json!({"budgets": {"maxTasks": 1}})).await;
-    tool_in(
+    plan_l2(
         &mut c,
         MAIN,
-        "mission_triage",
-        json!({"level": "L2", "reason": "x"}),
-    )
-    .await;
-    tool_in(
-        &mut c,
-        MAIN,
-        "plan_edit",
-        json!({"edits": [item("a", "builder", &[], json!({})), item("b", "builder", &["a"], json!({}))]}),
+        json!({"edits": [
+            item("a", "builder", &[], json!({})),
+            item("b", "builder", &["a"], json!({})),
+        ]}),
     )
     .await;
     tool_in(&mut c, MAIN, "plan_dispatch", json!({})).await;
@@ -1310,17 +1279,9 @@ async fn resuming_a_mission_is_refused_while_another_runs_in_its_session() {
 #[tokio::test]
 async fn a_cancel_that_cannot_be_recorded_changes_nothing_and_can_be_tried_again() {
     let (mut c, _h, _ws, id) = start_mission(fast()).await;
-    tool_in(
+    plan_l2(
         &mut c,
         MAIN,
-        "mission_triage",
-        json!({"level": "L2", "reason": "x"}),
-    )
-    .await;
-    tool_in(
-        &mut c,
-        MAIN,
-        "plan_edit",
         json!({"edits": [item("a", "builder", &[], json!({"hang": true}))]}),
     )
     .await;

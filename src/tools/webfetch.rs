@@ -82,9 +82,7 @@ addresses (localhost, private networks, cloud metadata) are refused.";
                 metadata: json!({
                     "url": url.as_str(),
                     "title": hit.entry.title,
-                    // The cache keeps what it stored (Markdown of an HTML page); the page
-                    // itself was of the kind a fresh fetch reports.
-                    "kind": if hit.entry.content_type == "markdown" { "html" } else { hit.entry.content_type.as_str() },
+                    "kind": page_kind(&hit.entry.content_type),
                     "chars": hit.content.chars().count(),
                     "offset": args.offset,
                     "truncated": truncated,
@@ -142,15 +140,15 @@ addresses (localhost, private networks, cloud metadata) are refused.";
             )
         })?;
 
-        let cache_kind = if page.kind == "html" {
-            "markdown"
-        } else {
-            page.kind
-        };
         let cached = if cacheable && !page.content.is_empty() {
             Some(
                 cache
-                    .put(url.as_str(), page.title.clone(), cache_kind, &page.content)
+                    .put(
+                        url.as_str(),
+                        page.title.clone(),
+                        cached_kind(page.kind),
+                        &page.content,
+                    )
                     .await?,
             )
         } else {
@@ -174,5 +172,23 @@ addresses (localhost, private networks, cloud metadata) are refused.";
                 "cacheFile": cached.map(|e| e.file),
             }),
         })
+    }
+}
+
+/// What the docs cache files a page as: an HTML page is kept as the Markdown made of it.
+fn cached_kind(page_kind: &'static str) -> &'static str {
+    if page_kind == "html" {
+        "markdown"
+    } else {
+        page_kind
+    }
+}
+
+/// The kind of page a cache entry was made from (what a fresh fetch reports).
+fn page_kind(cached_kind: &str) -> &str {
+    if cached_kind == "markdown" {
+        "html"
+    } else {
+        cached_kind
     }
 }

@@ -173,8 +173,9 @@ export class Controller implements vscode.Disposable {
     this.setState("starting");
     const args = serverArgs(settings);
     this.output.info(`starting ${bin.path} ${args.join(" ")} (workspace ${root}${settings.opencodeUrl ? `, OpenCode at ${settings.opencodeUrl}` : ", no OpenCode URL"})`);
-    // Spawned here, on stdio with no `--stdio` argument (which `serve` would refuse), and never for a client that was stopped since:
-    // vscode-languageclient may be restarting a dead server when the client is replaced.
+    // Spawned here, on stdio with no `--stdio` argument (which `serve` would refuse), and never
+    // for a client stopped since: vscode-languageclient may be restarting a dead server when
+    // the client is replaced.
     const serverOptions: ServerOptions = () =>
       generation === this.generation ? this.processes.spawn({ command: bin.path, args, cwd: root }) : Promise.reject(new Error("the server was stopped"));
     // vscode-languageclient's own policy (a few restarts, then stop), but no restart once the

@@ -178,18 +178,21 @@ function isTask(t: unknown, idKey: "id" | "taskId"): t is Record<string, unknown
   return isRecord(t) && typeof t[idKey] === "string" && typeof t.agent === "string" && typeof t.status === "string";
 }
 
-/** `mission/get`'s mission, checked: a reply without one is an error saying so. */
-export function missionOfReply(reply: unknown, what: string): MissionFull {
+/** The `mission` of a reply, checked: a reply without one is an error saying so. */
+function missionIn(reply: unknown, what: string): Record<string, unknown> {
   const m = isRecord(reply) ? reply.mission : undefined;
   if (!isMission(m)) throw new Error(`${what}: the server's reply has no mission (${shown(reply)})`);
-  return m as unknown as MissionFull;
+  return m;
+}
+
+/** `mission/get`'s mission, checked. */
+export function missionOfReply(reply: unknown, what: string): MissionFull {
+  return missionIn(reply, what) as unknown as MissionFull;
 }
 
 /** The mission summary of `mission/start` or `mission/cancel`, checked. */
 export function missionSummaryOfReply(reply: unknown, what: string): MissionSummary {
-  const m = isRecord(reply) ? reply.mission : undefined;
-  if (!isMission(m)) throw new Error(`${what}: the server's reply has no mission (${shown(reply)})`);
-  return m as unknown as MissionSummary;
+  return missionIn(reply, what) as unknown as MissionSummary;
 }
 
 /** `mission/list`'s missions, checked. */

@@ -36,24 +36,38 @@ afterEach(async () => {
   }
 });
 
-/** This process's children that run the server binary (Linux's /proc; empty elsewhere). */
-function serverChildren(): number[] {
+interface Proc {
+  pid: number;
+  ppid: number;
+  zombie: boolean;
+  argv: string[];
+}
+
+/** The machine's processes (Linux's /proc; none elsewhere). */
+function processes(): Proc[] {
   if (!fs.existsSync("/proc/self/stat")) return [];
-  const bin = serverBin();
-  const pids: number[] = [];
+  const found: Proc[] = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
       // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
       const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) !== process.pid || state === "Z") continue;
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0] === bin) pids.push(Number(entry));
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      found.push({ pid: Number(entry), ppid: Number(ppid), zombie: state === "Z", argv });
     } catch {
       // gone meanwhile
     }
   }
-  return pids;
+  return found;
+}
+
+/** This process's children that run the server binary. */
+function serverChildren(): number[] {
+  const bin = serverBin();
+  return processes()
+    .filter((p) => p.ppid === process.pid && !p.zombie && p.argv[0] === bin)
+    .map((p) => p.pid);
 }
 
 const config = (serverConfig: Record<string, unknown>) => ({ "opencodeOrchestrator.serverConfig": serverConfig });
@@ -65,19 +79,11 @@ async function runMission(goal: string): Promise<MissionSummary> {
   return m;
 }
 
-/** Processes whose command line mentions `text` (Linux's /proc; empty elsewhere). */
+/** Processes whose command line mentions `text`. */
 function processesWith(text: string): number[] {
-  if (!fs.existsSync("/proc/self/cmdline")) return [];
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").includes(text)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return processes()
+    .filter((p) => p.argv.join(" ").includes(text))
+    .map((p) => p.pid);
 }
 
 /**

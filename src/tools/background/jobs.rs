@@ -805,12 +805,10 @@ impl Supervisor {
         let mut leftovers = false;
         // A shell that exited on its own did so whatever is asked of it later (a kill while
         // its leftovers are stopped), and its run ended when it exited.
-        let mut ended = None;
-        let reason = if exited.is_some() {
-            ended = Some((Instant::now(), now_ms()));
-            None
-        } else {
-            *self.job.stop.borrow()
+        let shell_exit = exited.is_some().then(|| (Instant::now(), now_ms()));
+        let reason = match exited {
+            Some(_) => None,
+            None => *self.job.stop.borrow(),
         };
         let status = match exited {
             Some(status) => {
@@ -842,7 +840,7 @@ impl Supervisor {
             }
         };
         self.guard.armed = false;
-        let ended = ended.unwrap_or_else(|| (Instant::now(), now_ms()));
+        let ended = shell_exit.unwrap_or_else(|| (Instant::now(), now_ms()));
 
         let mut ends = Vec::new();
         let mut held_open = false;
@@ -967,11 +965,13 @@ async fn pump<R: AsyncRead + Unpin>(
         // the file, so it survives the orchestrator being killed a moment later.
         if logging {
             logging = write_log(&mut log, chunk, cap, &mut written, &mut end).await;
-        }
-        if let Some(ring) = job.ring(stream).lock().as_mut() {
-            if end.capped {
+            if end.capped
+                && let Some(ring) = job.ring(stream).lock().as_mut()
+            {
                 ring.mark_log_capped();
             }
+        }
+        if let Some(ring) = job.ring(stream).lock().as_mut() {
             ring.push(chunk);
         }
     }

@@ -121,16 +121,18 @@ pub(crate) fn resolve(
             });
         }
     };
-    let base = if canonical.starts_with(&ws) {
-        Some(&ws)
+    // Globs are matched from the workspace, or from the extra root the path is in.
+    let glob_root = if canonical.starts_with(&ws) {
+        ws.clone()
     } else {
-        extras.iter().find(|r| canonical.starts_with(r))
+        match extras.iter().find(|r| canonical.starts_with(r)) {
+            Some(extra) => extra.clone(),
+            None => return Err(outside(&canonical)),
+        }
     };
     // The walk never enters .git below its root, but does not filter the root itself.
-    if let Some(base) = base
-        && let Ok(below) = canonical.strip_prefix(base)
-        && below.components().any(|c| c.as_os_str() == ".git")
-    {
+    let below = canonical.strip_prefix(&glob_root).unwrap_or(&canonical);
+    if below.components().any(|c| c.as_os_str() == ".git") {
         return Err(OrchestratorError::InvalidArgument {
             field: "path",
             message: format!(
@@ -139,21 +141,11 @@ pub(crate) fn resolve(
             ),
         });
     }
-    if canonical.starts_with(&ws) {
-        return Ok(Scope {
-            root: canonical,
-            glob_root: ws.clone(),
-            workspace: ws,
-        });
-    }
-    match extras.iter().find(|r| canonical.starts_with(r)) {
-        Some(extra) => Ok(Scope {
-            root: canonical,
-            glob_root: extra.clone(),
-            workspace: ws,
-        }),
-        None => Err(outside(&canonical)),
-    }
+    Ok(Scope {
+        root: canonical,
+        glob_root,
+        workspace: ws,
+    })
 }
 
 /// `a/b/../c` to `a/c`, without touching the file system.

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use html5ever::LocalName;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
@@ -140,26 +141,26 @@ fn is_block(name: &str) -> bool {
 
 #[derive(Default)]
 struct State {
-    /// Open elements that count for depth, innermost last.
-    open: Vec<String>,
+    /// Open elements that count for depth, innermost last (interned names: no allocation).
+    open: Vec<LocalName>,
     /// How many of each name are in `open`, so an end tag finds its element in O(1).
-    open_by_name: HashMap<String, usize>,
+    open_by_name: HashMap<LocalName, usize>,
     max_depth: usize,
     /// Inside a raw element (script, style, title, ...): its name.
-    raw: Option<String>,
+    raw: Option<LocalName>,
     title: String,
     title_done: bool,
     text: String,
 }
 
 impl State {
-    fn start(&mut self, name: &str, self_closing: bool) -> TokenSinkResult<()> {
+    fn start(&mut self, name: &LocalName, self_closing: bool) -> TokenSinkResult<()> {
         if is_block(name) {
             self.text.push('\n');
         }
         if let Some(kind) = raw_kind(name) {
             if !self_closing {
-                self.raw = Some(name.to_string());
+                self.raw = Some(name.clone());
                 return TokenSinkResult::RawData(kind);
             }
             return TokenSinkResult::Continue;
@@ -168,15 +169,15 @@ impl State {
             return TokenSinkResult::Plaintext;
         }
         if !self_closing && counts_for_depth(name) {
-            self.open.push(name.to_string());
-            *self.open_by_name.entry(name.to_string()).or_default() += 1;
+            self.open.push(name.clone());
+            *self.open_by_name.entry(name.clone()).or_default() += 1;
             self.max_depth = self.max_depth.max(self.open.len());
         }
         TokenSinkResult::Continue
     }
 
-    fn end(&mut self, name: &str) {
-        if self.raw.as_deref() == Some(name) {
+    fn end(&mut self, name: &LocalName) {
+        if self.raw.as_ref() == Some(name) {
             self.raw = None;
             if name == "title" {
                 self.title_done = true;
@@ -195,7 +196,7 @@ impl State {
             if let Some(n) = self.open_by_name.get_mut(&top) {
                 *n -= 1;
             }
-            if top == name {
+            if top == *name {
                 break;
             }
         }
